@@ -298,8 +298,21 @@ static int parse_config(struct gl_cni_req *req, struct gl_err *err)
 			       sizeof(req->cni_version), err);
 	if (r < 0)
 		return r;
-	if (r == 0)
-		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "cniVersion is missing");
+	if (r == 0) {
+		_cleanup_free_ char *fixed = NULL;
+
+		/* A NetworkAttachmentDefinition written as in multus' quickstart has
+		 * no cniVersion. Speak the default, and hand delegates the same
+		 * version so that their results are in a form we read. */
+		strcpy(req->cni_version, GL_CNI_VERSION_DEFAULT);
+		json_object_object_add(req->conf, "cniVersion", json_object_new_string(req->cni_version));
+		fixed = gl_json_dump(req->conf);
+		if (!fixed)
+			return -ENOMEM;
+		free(req->raw);
+		req->raw_len = strlen(fixed);
+		req->raw = TAKE_PTR(fixed);
+	}
 	if (!gl_cni_version_supported(req->cni_version))
 		return gl_err_set(err, GL_ERR_VERSION,
 				  "CNI version %s is not supported (supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)",

@@ -478,11 +478,32 @@ static int error_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* With a control array, libmnl no longer ends a dump by itself: NLMSG_DONE
+ * needs its own callback. A strict dump may carry an error in it. */
+static int done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(int))) {
+		int e = *(const int *)mnl_nlmsg_get_payload(nlh);
+
+		if (e < 0) {
+			errno = -e;
+			return MNL_CB_ERROR;
+		}
+	}
+	return MNL_CB_STOP;
+}
+
+static int noop_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return MNL_CB_OK;
+}
+
 int gl_nl_talk(struct gl_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, struct gl_err *err)
 {
 	char buf[32768]; /* MNL_SOCKET_DUMP_SIZE, which libmnl 1.0.4 lacks */
 	struct extack_data x = { .cb = cb, .data = data };
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = error_cb };
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_NOOP] = noop_cb, [NLMSG_ERROR] = error_cb,
+					 [NLMSG_DONE] = done_cb, [NLMSG_OVERRUN] = noop_cb };
 	uint32_t seq = nlh->nlmsg_seq;
 	int r;
 
