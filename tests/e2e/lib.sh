@@ -1,0 +1,333 @@
+# shellcheck shell=bash
+# The end-to-end test convention. A test script sources this file, then runs cases:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   world_up || t_bail "world_up failed"
+#   t_begin "LAN player is accepted"
+#   assert_rc 0 game_join lanp 192.168.1.11 10999 wilson || true
+#   assert_match '^accepted' "$T_OUT"
+#   t_ok
+#   t_done
+#
+# or a case as a function, which ends at its first failed assertion:
+#
+#   case_lan() { assert_rc 0 game_join lanp 192.168.1.11 10999 w || return; ...; }
+#   t_run "LAN player is accepted" case_lan
+#
+# Each case prints exactly one line on stdout: "ok NAME" or "not ok NAME: why" (later
+# failures of the same case are printed as "#   also: ..."), "ok NAME # SKIP why" for a
+# skipped one. tests/run-e2e.sh counts those lines. A case still open when the script ends
+# is reported as failed; t_done ends the script with status 1 when any case failed.
+#
+# The runner gives: GL_BIN (built binaries), GLW (namespace prefix, unique per script: a
+# script that builds a second world uses "${GLW}X" so the runner's leak check finds it),
+# GL_TOP (the source tree). Run by hand: GL_BIN=build/san/bin bash tests/e2e/test_x.sh
+#
+# Helpers (all assertions print through t_fail and return 1 on failure, 0 otherwise):
+#   t_begin NAME | t_ok | t_fail MSG | t_skip NAME WHY | t_run NAME FUNC [ARGS] | t_done
+#   t_bail MSG                       fail the script now (world_down still runs)
+#   t_note MSG                       a "# MSG" line, ignored by the runner
+#   assert_eq EXPECTED ACTUAL [WHAT]        assert_ne A B [WHAT]
+#   assert_match ERE STRING [WHAT]          assert_no_match ERE STRING [WHAT]
+#   assert_contains NEEDLE HAYSTACK [WHAT]
+#   assert_rc RC CMD [ARGS...]      run CMD: stdout in T_OUT, stderr in T_ERR, status in T_RC
+#   assert_ok CMD [ARGS...]         assert_rc 0
+#   assert_link NS IFNAME           assert_no_link NS IFNAME
+#   assert_addr NS IFNAME CIDR      assert_no_addr NS IFNAME CIDR
+#   assert_ns NAME                  assert_no_ns NAME     (role or full namespace name)
+#   assert_json_field JSON JQ_FILTER EXPECTED  (jq -r output; "null" for a missing field)
+#   assert_cni_error JSON CODE      a CNI error object with this code and a non-empty msg
+#   assert_file_mode PATH MODE      (octal, as stat %a prints it: 600)
+#   assert_no_file PATH
+#   wait_until SECS CMD [ARGS...]   poll CMD every 0.1 s, at most SECS; 1 on timeout
+#   proc_gone PID                   true when PID no longer runs (a zombie counts as gone)
+#   assert_proc_alive PID           assert_proc_gone PID
+#   t_container_id                  print a fresh 64-hex container ID
+#   T_TMP                           a temporary directory removed when the script ends
+
+set -u
+GL_TOP=${GL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=../../netns-harness/world.sh
+. "$GL_TOP/netns-harness/world.sh"
+
+T_FILE=$(basename "${0:-e2e}" .sh)
+T_NAME=
+T_STATE=           # "" no case open, "open", "failed"
+T_PASSED=0
+T_FAILED=0
+T_OUT=''
+T_ERR=''
+T_RC=0
+T_TMP=$(mktemp -d "/tmp/gl-e2e.$GLW.XXXXXX")
+chmod 700 "$T_TMP"
+
+_t_at_exit() {
+	if [[ "$T_STATE" == open ]]; then
+		t_fail "the script ended before the case did"
+	fi
+	rm -rf "$T_TMP"
+}
+world_at_exit _t_at_exit
+
+# Multi-line reasons are folded into one line: the runner reads one line per case.
+_t_oneline() {
+	printf '%s' "$*" | tr '\n' ' ' | cut -c1-600
+}
+
+t_note() {
+	printf '# %s\n' "$(_t_oneline "$*")"
+}
+
+t_begin() {
+	if [[ "$T_STATE" == open ]]; then
+		t_ok
+	fi
+	T_NAME=$1
+	T_STATE=open
+}
+
+t_ok() {
+	if [[ "$T_STATE" == open ]]; then
+		printf 'ok %s\n' "$T_NAME"
+		T_PASSED=$((T_PASSED + 1))
+	fi
+	T_STATE=
+	return 0
+}
+
+t_fail() {
+	local msg
+	msg=$(_t_oneline "$*")
+	case "$T_STATE" in
+	open)
+		printf 'not ok %s: %s\n' "$T_NAME" "$msg"
+		T_STATE=failed
+		T_FAILED=$((T_FAILED + 1))
+		;;
+	failed)
+		printf '#   also: %s\n' "$msg"
+		;;
+	*)
+		# A failure outside any case still has to be counted.
+		printf 'not ok %s: %s\n' "$T_FILE" "$msg"
+		T_FAILED=$((T_FAILED + 1))
+		;;
+	esac
+	return 1
+}
+
+t_skip() {
+	if [[ "$T_STATE" == open ]]; then
+		t_ok
+	fi
+	printf 'ok %s # SKIP %s\n' "$1" "$(_t_oneline "${2:-}")"
+	T_STATE=
+}
+
+t_run() {
+	local name=$1 fn=$2 rc
+	shift 2
+	t_begin "$name"
+	"$fn" "$@"
+	rc=$?
+	if ((rc != 0)) && [[ "$T_STATE" == open ]]; then
+		t_fail "$fn returned $rc"
+	fi
+	t_ok
+}
+
+t_done() {
+	if [[ "$T_STATE" == open ]]; then
+		t_ok
+	fi
+	T_STATE=
+	# The runner prints its own count (with its leak checks); by hand, this is the count.
+	if [[ -z "${GL_E2E_RUNNER:-}" ]]; then
+		t_note "$T_FILE: $T_PASSED passed, $T_FAILED failed"
+	fi
+	if ((T_FAILED > 0)); then
+		exit 1
+	fi
+	exit 0
+}
+
+t_bail() {
+	t_fail "bail out: $*"
+	T_STATE=
+	exit 1
+}
+
+assert_eq() {
+	if [[ "$1" != "$2" ]]; then
+		t_fail "${3:-value}: expected '$1', got '$2'"
+		return 1
+	fi
+}
+
+assert_ne() {
+	if [[ "$1" == "$2" ]]; then
+		t_fail "${3:-value}: expected something other than '$1'"
+		return 1
+	fi
+}
+
+assert_match() {
+	if [[ ! "$2" =~ $1 ]]; then
+		t_fail "${3:-value}: '$2' does not match /$1/"
+		return 1
+	fi
+}
+
+assert_no_match() {
+	if [[ "$2" =~ $1 ]]; then
+		t_fail "${3:-value}: '$2' matches /$1/"
+		return 1
+	fi
+}
+
+assert_contains() {
+	if [[ "$2" != *"$1"* ]]; then
+		t_fail "${3:-value}: '$(_t_oneline "$2" | cut -c1-300)' does not contain '$1'"
+		return 1
+	fi
+}
+
+assert_rc() {
+	local want=$1
+	shift
+	"$@" >"$T_TMP/.out" 2>"$T_TMP/.err"
+	T_RC=$?
+	T_OUT=$(cat "$T_TMP/.out")
+	T_ERR=$(cat "$T_TMP/.err")
+	if [[ "$T_RC" != "$want" ]]; then
+		t_fail "'$*' exited $T_RC, expected $want; stdout: $(_t_oneline "$T_OUT" | cut -c1-300); stderr: $(_t_oneline "$T_ERR" | cut -c1-300)"
+		return 1
+	fi
+}
+
+assert_ok() {
+	assert_rc 0 "$@"
+}
+
+_t_ns() {
+	world_ns "$1" 2>/dev/null || printf '%s\n' "$1"
+}
+
+assert_link() {
+	if ! ip -n "$(_t_ns "$1")" link show dev "$2" >/dev/null 2>&1; then
+		t_fail "no link $2 in $1"
+		return 1
+	fi
+}
+
+assert_no_link() {
+	if ip -n "$(_t_ns "$1")" link show dev "$2" >/dev/null 2>&1; then
+		t_fail "link $2 is still in $1"
+		return 1
+	fi
+}
+
+_t_has_addr() {
+	local a
+	for a in $(ip -n "$(_t_ns "$1")" -o addr show dev "$2" 2>/dev/null | awk '{print $4}'); do
+		[[ "$a" == "$3" ]] && return 0
+	done
+	return 1
+}
+
+assert_addr() {
+	if ! _t_has_addr "$1" "$2" "$3"; then
+		t_fail "$2 in $1 does not have $3 (has: $(ip -n "$(_t_ns "$1")" -o addr show dev "$2" 2>/dev/null | awk '{printf "%s ", $4}'))"
+		return 1
+	fi
+}
+
+assert_no_addr() {
+	if _t_has_addr "$1" "$2" "$3"; then
+		t_fail "$2 in $1 still has $3"
+		return 1
+	fi
+}
+
+assert_ns() {
+	if [[ ! -e "/run/netns/$(_t_ns "$1")" ]]; then
+		t_fail "namespace $(_t_ns "$1") does not exist"
+		return 1
+	fi
+}
+
+assert_no_ns() {
+	if [[ -e "/run/netns/$(_t_ns "$1")" ]]; then
+		t_fail "namespace $(_t_ns "$1") still exists"
+		return 1
+	fi
+}
+
+assert_json_field() {
+	local got
+	if ! got=$(printf '%s' "$1" | jq -r "$2" 2>&1); then
+		t_fail "not JSON, or jq '$2' failed: $(_t_oneline "$got") in: $(_t_oneline "$1" | cut -c1-300)"
+		return 1
+	fi
+	assert_eq "$3" "$got" "json $2"
+}
+
+assert_cni_error() {
+	local code msg
+	code=$(printf '%s' "$1" | jq -r '.code' 2>/dev/null)
+	msg=$(printf '%s' "$1" | jq -r '.msg // empty' 2>/dev/null)
+	if [[ "$code" != "$2" || -z "$msg" ]]; then
+		t_fail "expected a CNI error with code $2 and a msg, got: $(_t_oneline "$1" | cut -c1-300)"
+		return 1
+	fi
+}
+
+assert_file_mode() {
+	local got
+	got=$(stat -c %a "$1" 2>/dev/null) || { t_fail "no file $1"; return 1; }
+	assert_eq "$2" "$got" "mode of $1"
+}
+
+assert_no_file() {
+	if [[ -e "$1" ]]; then
+		t_fail "$1 still exists"
+		return 1
+	fi
+}
+
+wait_until() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+proc_gone() {
+	local state
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+	[[ -z "$state" || "$state" == Z || "$state" == X ]]
+}
+
+assert_proc_alive() {
+	if proc_gone "$1"; then
+		t_fail "process $1 is gone"
+		return 1
+	fi
+}
+
+assert_proc_gone() {
+	if ! proc_gone "$1"; then
+		t_fail "process $1 ($(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)) still runs"
+		return 1
+	fi
+}
+
+t_container_id() {
+	od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
+	printf '\n'
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what building gamelan and running its tests need, through apt. Quiet and quick when
+# everything is there already (dpkg-query only); apt-get update runs only before an install.
+set -eu
+
+PKGS=(build-essential pkg-config libjson-c-dev libmnl-dev libsqlite3-dev libcmocka-dev
+	iproute2 containernetworking-plugins sqlite3 jq procps)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	if [[ "$status" != installed ]]; then
+		missing+=("$p")
+	fi
+done
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+if [[ "$(id -u)" != 0 ]]; then
+	echo "install-deps: missing packages: ${missing[*]}" >&2
+	echo "install-deps: run as root (sudo $0), or install them with apt-get yourself" >&2
+	exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-deps: no apt-get here; install by hand: ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Run every unit test (BUILD_DIR/tests/test_*) and every end-to-end test, then print one
+# line "N passed, M failed" counting individual cmocka tests and e2e cases. Exit 1 when
+# anything failed (or a runner could not report).
+#
+#   tests/run-all.sh BUILD_DIR
+set -u
+
+if (($# != 1)); then
+	echo "usage: $0 BUILD_DIR" >&2
+	exit 64
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+build=$1
+tmp=$(mktemp -d /tmp/gl-all.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+units=()
+for u in "$build"/tests/test_*; do
+	[[ -f "$u" && -x "$u" ]] && units+=("$u")
+done
+
+# A runner that died before writing its counts is one failure.
+read_result() {
+	local p f
+	if read -r p f <"$1" 2>/dev/null && [[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ ]]; then
+		echo "$p $f"
+	else
+		echo "0 1"
+	fi
+}
+
+total_p=0
+total_f=0
+if ((${#units[@]} > 0)); then
+	echo "# unit tests (${#units[@]} binaries)"
+	GL_RESULT_FILE=$tmp/unit "$here/run-unit.sh" "${units[@]}"
+	read -r p f < <(read_result "$tmp/unit")
+	total_p=$((total_p + p))
+	total_f=$((total_f + f))
+else
+	echo "# no unit test binaries in $build/tests"
+fi
+
+echo "# end-to-end tests"
+GL_RESULT_FILE=$tmp/e2e "$here/run-e2e.sh" "$build"
+read -r p f < <(read_result "$tmp/e2e")
+total_p=$((total_p + p))
+total_f=$((total_f + f))
+
+echo "$total_p passed, $total_f failed"
+((total_f == 0))
