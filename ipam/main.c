@@ -1,0 +1,8 @@
+/* gamelan-ipam: sticky CNI IPAM on SQLite; without CNI_COMMAND, its admin tool. */
+#include "cni.h"
+#include "ipam.h"
+
+int main(int argc, char **argv)
+{
+	return gl_cni_main(&ipam_ops, ipam_admin_main, argc, argv);
+}

@@ -1,0 +1,1032 @@
+/* The sticky allocator's decisions against an in-memory store, and the
+ * SQLite store on a temp dir. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "alloc.h"
+#include "ipamconf.h"
+#include "json.h"
+#include "store.h"
+
+#define H (3600LL * 1000)
+#define T0 1700000000000LL
+
+/* ---- a fake store: rows in memory, transactions by snapshot ---- */
+
+struct fake {
+	struct gl_store base;
+	struct gl_resv_list rows;
+	struct gl_resv_list snap;
+	bool in_txn;
+	long version;
+	int lose_next_insert;   /* pretend another writer won this many inserts */
+	int begins;
+};
+
+static struct fake *F(struct gl_store *s)
+{
+	return (struct fake *)s;
+}
+
+static void copy_list(struct gl_resv_list *dst, const struct gl_resv_list *src)
+{
+	gl_store_list_free(dst);
+	for (size_t i = 0; i < src->n; i++)
+		assert_int_equal(gl_store_list_push(dst, &src->v[i]), 0);
+}
+
+static int fk_begin(struct gl_store *s, struct gl_err *err)
+{
+	assert_false(F(s)->in_txn);
+	copy_list(&F(s)->snap, &F(s)->rows);
+	F(s)->in_txn = true;
+	F(s)->begins++;
+	return 0;
+}
+
+static int fk_commit(struct gl_store *s, struct gl_err *err)
+{
+	assert_true(F(s)->in_txn);
+	F(s)->in_txn = false;
+	return 0;
+}
+
+static void fk_rollback(struct gl_store *s)
+{
+	if (F(s)->in_txn)
+		copy_list(&F(s)->rows, &F(s)->snap);
+	F(s)->in_txn = false;
+}
+
+static int fk_scan(struct gl_store *s, const char *network, struct gl_resv_list *ret,
+		   struct gl_err *err)
+{
+	for (size_t i = 0; i < F(s)->rows.n; i++)
+		if (!network || strcmp(F(s)->rows.v[i].network, network) == 0)
+			assert_int_equal(gl_store_list_push(ret, &F(s)->rows.v[i]), 0);
+	return 0;
+}
+
+/* The schema's two UNIQUE constraints; skip is the row being updated. */
+static bool fk_unique_ok(struct fake *f, const struct gl_resv *r, long skip)
+{
+	for (size_t i = 0; i < f->rows.n; i++) {
+		const struct gl_resv *o = &f->rows.v[i];
+
+		if ((long)i == skip || strcmp(o->network, r->network) != 0)
+			continue;
+		if (gl_ip_equal(&o->ip, &r->ip))
+			return false;
+		if (r->identity[0] && strcmp(o->identity, r->identity) == 0 &&
+		    strcmp(o->ifname, r->ifname) == 0 && o->pool == r->pool)
+			return false;
+	}
+	return true;
+}
+
+static long fk_find(struct fake *f, const struct gl_resv *r)
+{
+	for (size_t i = 0; i < f->rows.n; i++)
+		if (strcmp(f->rows.v[i].network, r->network) == 0 && gl_ip_equal(&f->rows.v[i].ip, &r->ip))
+			return (long)i;
+	return -1;
+}
+
+static int fk_insert(struct gl_store *s, struct gl_resv *r, struct gl_err *err)
+{
+	struct fake *f = F(s);
+
+	assert_true(f->in_txn);
+	if (f->lose_next_insert > 0) {
+		f->lose_next_insert--;
+		return -EEXIST;
+	}
+	if (!fk_unique_ok(f, r, -1))
+		return -EEXIST;
+	snprintf(r->version, sizeof(r->version), "%ld", ++f->version);
+	assert_int_equal(gl_store_list_push(&f->rows, r), 0);
+	return 0;
+}
+
+static int fk_update(struct gl_store *s, struct gl_resv *r, struct gl_err *err)
+{
+	struct fake *f = F(s);
+	long i = fk_find(f, r);
+
+	assert_true(f->in_txn);
+	if (i < 0 || strcmp(f->rows.v[i].version, r->version) != 0)
+		return -ESTALE;
+	if (!fk_unique_ok(f, r, i))
+		return -EEXIST;
+	snprintf(r->version, sizeof(r->version), "%ld", ++f->version);
+	f->rows.v[i] = *r;
+	return 0;
+}
+
+static int fk_remove(struct gl_store *s, const struct gl_resv *r, struct gl_err *err)
+{
+	struct fake *f = F(s);
+	long i = fk_find(f, r);
+
+	assert_true(f->in_txn);
+	if (i < 0 || strcmp(f->rows.v[i].version, r->version) != 0)
+		return -ESTALE;
+	f->rows.v[i] = f->rows.v[f->rows.n - 1];
+	f->rows.n--;
+	return 0;
+}
+
+static int fk_status(struct gl_store *s, struct gl_err *err)
+{
+	return 0;
+}
+
+static void fk_close(struct gl_store *s)
+{
+	gl_store_list_free(&F(s)->rows);
+	gl_store_list_free(&F(s)->snap);
+	free(s);
+}
+
+static const struct gl_store_ops fake_ops = {
+	.type = "fake", .close = fk_close, .begin = fk_begin, .commit = fk_commit,
+	.rollback = fk_rollback, .scan = fk_scan, .insert = fk_insert, .update = fk_update,
+	.remove = fk_remove, .status = fk_status,
+};
+
+static struct fake *fake_new(void)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->base.ops = &fake_ops;
+	return f;
+}
+
+/* ---- helpers ---- */
+
+struct env {
+	struct fake *f;
+	struct gl_store *s;
+	struct gl_ipam_conf conf;
+};
+
+static void env_init(struct env *e, const char *ipam_json)
+{
+	json_object *o = NULL;
+	struct gl_err err = {0};
+
+	memset(e, 0, sizeof(*e));
+	e->f = fake_new();
+	e->s = &e->f->base;
+	if (gl_json_parse_object(ipam_json, strlen(ipam_json), &o, &err) < 0)
+		fail_msg("bad test JSON: %s", err.msg);
+	if (gl_ipamconf_parse(o, "lan", &e->conf, &err) < 0)
+		fail_msg("bad test config: %s", err.msg);
+	json_object_put(o);
+}
+
+static void env_done(struct env *e)
+{
+	gl_ipamconf_free(&e->conf);
+	gl_store_close(e->s);
+}
+
+static struct gl_alloc_req req(struct env *e, const char *identity, const char *container,
+			       int64_t now)
+{
+	return (struct gl_alloc_req){ .conf = &e->conf, .identity = identity, .ifname = "eth0",
+				      .container_id = container, .node = "node1", .now = now };
+}
+
+static const char *str(const struct gl_ip *ip)
+{
+	static char buf[4][GL_IP_STRLEN];
+	static int k;
+
+	k = (k + 1) % 4;
+	return gl_ip_str(ip, buf[k], sizeof(buf[k]));
+}
+
+/* ADD for a one-range-set config: the address, or the error code as "E<code>". */
+static const char *add_req(struct env *e, struct gl_alloc_req r)
+{
+	static char out[4][64];
+	static int k;
+	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	struct gl_err err = {0};
+
+	k = (k + 1) % 4;
+	if (gl_alloc_add(e->s, &r, ips, &err) < 0) {
+		snprintf(out[k], sizeof(out[k]), "E%d", err.code);
+		return out[k];
+	}
+	snprintf(out[k], sizeof(out[k]), "%s", str(&ips[0]));
+	return out[k];
+}
+
+static const char *add(struct env *e, const char *identity, const char *container, int64_t now)
+{
+	return add_req(e, req(e, identity, container, now));
+}
+
+static void del(struct env *e, const char *identity, const char *container, int64_t now)
+{
+	struct gl_alloc_req r = req(e, identity, container, now);
+	struct gl_err err = {0};
+
+	assert_int_equal(gl_alloc_del(e->s, &r, &err), 0);
+}
+
+static const struct gl_resv *row_of(struct env *e, const char *ip)
+{
+	struct gl_ip x;
+
+	assert_int_equal(gl_ip_parse(ip, &x), 0);
+	for (size_t i = 0; i < e->f->rows.n; i++)
+		if (gl_ip_equal(&e->f->rows.v[i].ip, &x))
+			return &e->f->rows.v[i];
+	return NULL;
+}
+
+static const char *status_of(struct env *e, const char *ip)
+{
+	const struct gl_resv *r = row_of(e, ip);
+
+	return r ? gl_alloc_status(r) : "none";
+}
+
+#define SEED "{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.200\"," \
+	     "\"rangeEnd\":\"192.168.1.216\",\"gateway\":\"192.168.1.1\""
+#define SMALL "{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.200\"," \
+	      "\"rangeEnd\":\"192.168.1.202\",\"hold\":\"1h\""
+
+/* ---- tests ---- */
+
+static void test_sticky(void **state)
+{
+	struct env e;
+
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "games/dst-1", "c2", T0), "192.168.1.201");
+	/* Restart: DEL then ADD from a new container. */
+	del(&e, "games/dst-0", "c1", T0 + 1000);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	assert_int_equal(row_of(&e, "192.168.1.200")->expires, T0 + 1000 + 24 * H);
+	/* A new identity does not take a Held address while others are free. */
+	assert_string_equal(add(&e, "games/dst-2", "c3", T0 + 2000), "192.168.1.202");
+	assert_string_equal(add(&e, "games/dst-0", "c4", T0 + 3000), "192.168.1.200");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
+	assert_string_equal(row_of(&e, "192.168.1.200")->container_id, "c4");
+	/* Even after the hold: nobody took it, so it is still dst-0's. */
+	del(&e, "games/dst-0", "c4", T0 + 4000);
+	assert_string_equal(add(&e, "games/dst-0", "c5", T0 + 100 * H), "192.168.1.200");
+	/* ADD of the same container again (runtime retry) is idempotent. */
+	assert_string_equal(add(&e, "games/dst-0", "c5", T0 + 100 * H), "192.168.1.200");
+	assert_int_equal(e.f->rows.n, 3);
+	env_done(&e);
+}
+
+static void test_rebind_without_del(void **state)
+{
+	struct env e;
+
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "games/dst-0", "old", T0), "192.168.1.200");
+	/* Rescheduled to another node before the old DEL arrived. */
+	assert_string_equal(add(&e, "games/dst-0", "new", T0 + 10), "192.168.1.200");
+	assert_string_equal(row_of(&e, "192.168.1.200")->container_id, "new");
+	/* The late DEL of the old container must not release the new binding. */
+	del(&e, "games/dst-0", "old", T0 + 20);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
+	del(&e, "games/dst-0", "new", T0 + 30);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	env_done(&e);
+}
+
+static void test_hold_expiry_and_exhaustion(void **state)
+{
+	struct env e;
+
+	env_init(&e, SMALL "}");
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "b", "cb", T0), "192.168.1.201");
+	assert_string_equal(add(&e, "c", "cc", T0), "192.168.1.202");
+	del(&e, "b", "cb", T0 + 10);
+	del(&e, "a", "ca", T0 + 20);
+	/* Pool full of Bound and unexpired Held: exhausted. */
+	assert_string_equal(add(&e, "d", "cd", T0 + 30), "E100");
+	/* Both holds over: the one that ended first (b's) goes first. */
+	assert_string_equal(add(&e, "d", "cd", T0 + 2 * H), "192.168.1.201");
+	assert_string_equal(row_of(&e, "192.168.1.201")->identity, "d");
+	assert_string_equal(add(&e, "e", "ce", T0 + 2 * H), "192.168.1.200");
+	/* b lost its address to exhaustion; nothing left for it. */
+	assert_string_equal(add(&e, "b", "cb2", T0 + 2 * H), "E100");
+	/* A failed ADD leaves nothing behind. */
+	assert_int_equal(e.f->rows.n, 3);
+	env_done(&e);
+}
+
+static void test_never_bound_or_pinned(void **state)
+{
+	struct env e;
+	struct gl_err err = {0};
+	struct gl_ip ip;
+
+	env_init(&e, SMALL "}");
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	gl_ip_parse("192.168.1.201", &ip);
+	assert_int_equal(gl_alloc_pin(e.s, "lan", "b", "eth0", &ip, -1, "node1", T0, &err), 0);
+	assert_string_equal(status_of(&e, "192.168.1.201"), "Pinned");
+	assert_string_equal(add(&e, "c", "cc", T0), "192.168.1.202");
+	del(&e, "c", "cc", T0);
+	/* Years later: only c's expired Held address may go, never a or b's. */
+	assert_string_equal(add(&e, "d", "cd", T0 + 10000 * H), "192.168.1.202");
+	assert_string_equal(add(&e, "x", "cx", T0 + 10000 * H), "E100");
+	/* The pinned identity gets its address, and keeps it pinned through DEL. */
+	assert_string_equal(add(&e, "b", "cb", T0 + 10000 * H), "192.168.1.201");
+	assert_string_equal(status_of(&e, "192.168.1.201"), "Bound,Pinned");
+	del(&e, "b", "cb", T0 + 10000 * H);
+	assert_string_equal(status_of(&e, "192.168.1.201"), "Pinned");
+	assert_int_equal(row_of(&e, "192.168.1.201")->expires, GL_RESV_NEVER);
+	assert_string_equal(add(&e, "x", "cx", T0 + 20000 * H), "E100");
+	env_done(&e);
+}
+
+static void test_hold_forever(void **state)
+{
+	struct env e;
+
+	env_init(&e, "{\"range\":\"10.0.0.0/30\",\"hold\":\"forever\"}");
+	/* /30: .1 and .2 usable, no gateway in whereabouts' dialect. */
+	assert_string_equal(add(&e, "a", "ca", T0), "10.0.0.1");
+	assert_string_equal(add(&e, "b", "cb", T0), "10.0.0.2");
+	del(&e, "a", "ca", T0);
+	assert_int_equal(row_of(&e, "10.0.0.1")->expires, GL_RESV_NEVER);
+	assert_string_equal(add(&e, "c", "cc", T0 + 100000 * H), "E100");
+	env_done(&e);
+}
+
+static void test_config_pins(void **state)
+{
+	struct env e;
+
+	env_init(&e, SEED ",\"pins\":{\"games/dst-5\":\"192.168.1.210\",\"games/legacy\":\"192.168.1.100\","
+		 "\"games/dst-0\":\"192.168.1.200\"}}");
+	/* The pinned addresses are skipped for everybody else. */
+	assert_string_equal(add(&e, "games/x", "c1", T0), "192.168.1.201");
+	assert_string_equal(add(&e, "games/dst-5", "c2", T0), "192.168.1.210");
+	assert_string_equal(status_of(&e, "192.168.1.210"), "Bound,Pinned");
+	/* Outside rangeStart-rangeEnd but inside the subnet: allowed for a pin. */
+	assert_string_equal(add(&e, "games/legacy", "c3", T0), "192.168.1.100");
+	del(&e, "games/dst-5", "c2", T0);
+	assert_string_equal(status_of(&e, "192.168.1.210"), "Pinned");
+	assert_string_equal(add(&e, "games/dst-5", "c4", T0 + 1000 * H), "192.168.1.210");
+	env_done(&e);
+}
+
+static void test_config_pin_conflict(void **state)
+{
+	struct env e, e2;
+	struct gl_err err = {0};
+	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	struct gl_alloc_req r;
+
+	/* b holds .200 before the admin pins it for a. */
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "b", "cb", T0), "192.168.1.200");
+	env_init(&e2, SEED ",\"pins\":{\"a\":\"192.168.1.200\"}}");
+	gl_store_close(e2.s);
+	e2.s = e.s;
+	e2.f = e.f;
+	r = req(&e2, "a", "ca", T0);
+	assert_true(gl_alloc_add(e2.s, &r, ips, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_PIN_CONFLICT);
+	assert_non_null(strstr(err.msg, "192.168.1.200"));
+	assert_non_null(strstr(err.msg, "Bound by b"));
+	/* Still b's, and b keeps getting it. */
+	assert_string_equal(add(&e2, "b", "cb", T0), "192.168.1.200");
+	/* Once b's hold is over, the pin wins. */
+	del(&e2, "b", "cb", T0);
+	assert_string_equal(add(&e2, "a", "ca", T0 + 10), "E101");
+	assert_string_equal(add(&e2, "a", "ca", T0 + 25 * H), "192.168.1.200");
+	assert_string_equal(row_of(&e2, "192.168.1.200")->identity, "a");
+	/* b's next address skips the pinned one. */
+	assert_string_equal(add(&e2, "b", "cb2", T0 + 25 * H), "192.168.1.201");
+	gl_ipamconf_free(&e2.conf);
+	env_done(&e);
+}
+
+static void test_pin_moves_identity(void **state)
+{
+	struct env e, e2;
+
+	/* dst-0 had a dynamic .200; the admin pins it to .205 in config. */
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.200");
+	del(&e, "games/dst-0", "c1", T0);
+	env_init(&e2, SEED ",\"pins\":{\"games/dst-0\":\"192.168.1.205\"}}");
+	gl_store_close(e2.s);
+	e2.s = e.s;
+	e2.f = e.f;
+	assert_string_equal(add(&e2, "games/dst-0", "c2", T0), "192.168.1.205");
+	assert_string_equal(status_of(&e2, "192.168.1.200"), "none");
+	assert_int_equal(e.f->rows.n, 1);
+	gl_ipamconf_free(&e2.conf);
+	env_done(&e);
+}
+
+static void test_exclusions_gateway_broadcast(void **state)
+{
+	struct env e;
+
+	env_init(&e, "{\"range\":\"192.168.1.0/29\",\"gateway\":\"192.168.1.2\","
+		 "\"exclude\":[\"192.168.1.4/31\"]}");
+	/* .0 network, .2 gateway, .4-.5 excluded, .7 broadcast. */
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.1");
+	assert_string_equal(add(&e, "b", "cb", T0), "192.168.1.3");
+	assert_string_equal(add(&e, "c", "cc", T0), "192.168.1.6");
+	assert_string_equal(add(&e, "d", "cd", T0), "E100");
+	env_done(&e);
+
+	/* host-local's default gateway (.1) is never handed out. */
+	env_init(&e, "{\"subnet\":\"10.0.0.0/30\"}");
+	assert_string_equal(add(&e, "a", "ca", T0), "10.0.0.2");
+	assert_string_equal(add(&e, "b", "cb", T0), "E100");
+	env_done(&e);
+}
+
+static void test_conflicts(void **state)
+{
+	struct env e;
+	struct gl_ip bad;
+	struct gl_alloc_req r;
+
+	env_init(&e, SEED ",\"conflictHold\":\"10m\"}");
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.200");
+	/* macvlan's probe: someone on the LAN answers for .200. */
+	gl_ip_parse("192.168.1.200", &bad);
+	r = req(&e, "games/dst-0", "c1", T0 + 10);
+	r.conflicts = &bad;
+	r.n_conflicts = 1;
+	assert_string_equal(add_req(&e, r), "192.168.1.201");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Conflict");
+	assert_string_equal(row_of(&e, "192.168.1.200")->identity, "");
+	assert_int_equal(row_of(&e, "192.168.1.200")->expires, T0 + 10 + 10 * 60 * 1000);
+	/* The identity sticks to its new address. */
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0 + 20), "192.168.1.201");
+	/* Nobody gets the conflicted address during the hold... */
+	assert_string_equal(add(&e, "games/dst-1", "c2", T0 + 30), "192.168.1.202");
+	/* ...and after it, it is free again (lowest first). */
+	assert_string_equal(add(&e, "games/dst-2", "c3", T0 + 11 * 60 * 1000), "192.168.1.200");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
+	env_done(&e);
+}
+
+static void test_conflict_unknown_address(void **state)
+{
+	struct env e;
+	struct gl_ip bad[2];
+	struct gl_alloc_req r;
+
+	/* A conflict on an address nobody reserved is still recorded. */
+	env_init(&e, SEED "}");
+	gl_ip_parse("192.168.1.200", &bad[0]);
+	gl_ip_parse("10.9.9.9", &bad[1]); /* outside the network: ignored */
+	r = req(&e, "a", "ca", T0);
+	r.conflicts = bad;
+	r.n_conflicts = 2;
+	assert_string_equal(add_req(&e, r), "192.168.1.201");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Conflict");
+	assert_int_equal(e.f->rows.n, 2);
+	env_done(&e);
+}
+
+static void test_conflict_on_pin(void **state)
+{
+	struct env e;
+	struct gl_ip bad, ips[GL_IPAM_MAX_POOLS];
+	struct gl_alloc_req r;
+	struct gl_err err = {0};
+
+	env_init(&e, SEED ",\"pins\":{\"games/dst-0\":\"192.168.1.210\"}}");
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.210");
+	gl_ip_parse("192.168.1.210", &bad);
+	r = req(&e, "games/dst-0", "c1", T0);
+	r.conflicts = &bad;
+	r.n_conflicts = 1;
+	assert_true(gl_alloc_add(e.s, &r, ips, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_ADDR_IN_USE);
+	assert_non_null(strstr(err.msg, "192.168.1.210 is pinned for games/dst-0"));
+	/* Nothing changed. */
+	assert_string_equal(status_of(&e, "192.168.1.210"), "Bound,Pinned");
+	env_done(&e);
+
+	/* A store pin (admin) counts too. */
+	env_init(&e, SEED "}");
+	gl_ip_parse("192.168.1.207", &bad);
+	assert_int_equal(gl_alloc_pin(e.s, "lan", "games/dst-0", "eth0", &bad, -1, "n", T0, &err), 0);
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.207");
+	r = req(&e, "games/dst-0", "c1", T0);
+	r.conflicts = &bad;
+	r.n_conflicts = 1;
+	assert_string_equal(add_req(&e, r), "E102");
+	env_done(&e);
+}
+
+static void test_ipv6(void **state)
+{
+	struct env e;
+
+	env_init(&e, "{\"subnet\":\"fd00:10::/64\",\"rangeStart\":\"fd00:10::ffff\",\"rangeEnd\":\"fd00:10::1:1\"}");
+	assert_string_equal(add(&e, "a", "ca", T0), "fd00:10::ffff");
+	assert_string_equal(add(&e, "b", "cb", T0), "fd00:10::1:0");
+	assert_string_equal(add(&e, "c", "cc", T0), "fd00:10::1:1");
+	assert_string_equal(add(&e, "d", "cd", T0), "E100");
+	del(&e, "b", "cb", T0);
+	assert_string_equal(add(&e, "b", "cb2", T0 + 1), "fd00:10::1:0");
+	env_done(&e);
+
+	/* The top of the address space does not wrap around. */
+	env_init(&e, "{\"range\":\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/64\"}");
+	assert_string_equal(add(&e, "a", "ca", T0), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+	assert_string_equal(add(&e, "b", "cb", T0), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	assert_string_equal(add(&e, "c", "cc", T0), "E100");
+	env_done(&e);
+}
+
+static void test_dual_stack(void **state)
+{
+	struct env e;
+	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	struct gl_err err = {0};
+	struct gl_alloc_req r;
+
+	env_init(&e, "{\"ranges\":[[{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.200\",\"rangeEnd\":\"192.168.1.216\"}],"
+		 "[{\"subnet\":\"fd00::/64\",\"rangeStart\":\"fd00::200\",\"rangeEnd\":\"fd00::216\"}]],"
+		 "\"pins\":{\"games/dst-1\":[\"192.168.1.210\",\"fd00::210\"]}}");
+	r = req(&e, "games/dst-0", "c1", T0);
+	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
+	assert_string_equal(str(&ips[0]), "192.168.1.200");
+	assert_string_equal(str(&ips[1]), "fd00::200");
+	assert_int_equal(row_of(&e, "fd00::200")->pool, 1);
+	r = req(&e, "games/dst-1", "c2", T0);
+	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
+	assert_string_equal(str(&ips[0]), "192.168.1.210");
+	assert_string_equal(str(&ips[1]), "fd00::210");
+	del(&e, "games/dst-0", "c1", T0);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	assert_string_equal(status_of(&e, "fd00::200"), "Held");
+	r = req(&e, "games/dst-0", "c3", T0 + 1);
+	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
+	assert_string_equal(str(&ips[0]), "192.168.1.200");
+	assert_string_equal(str(&ips[1]), "fd00::200");
+	assert_int_equal(gl_alloc_check(e.s, &r, ips, &err), 0);
+	assert_string_equal(str(&ips[1]), "fd00::200");
+	env_done(&e);
+}
+
+static void test_del_by_container(void **state)
+{
+	struct env e;
+
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.200");
+	/* DEL without the pod's CNI_ARGS: the identity is the container ID. */
+	del(&e, "c1", "c1", T0 + 5);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	/* DEL of something never added, twice: success. */
+	del(&e, "nobody", "c9", T0);
+	del(&e, "nobody", "c9", T0);
+	env_done(&e);
+}
+
+static void test_non_sticky_freed(void **state)
+{
+	struct env e;
+
+	env_init(&e, SEED "}");
+	/* No identity from the runtime: the container ID is the identity. */
+	assert_string_equal(add(&e, "abc123", "abc123", T0), "192.168.1.200");
+	del(&e, "abc123", "abc123", T0);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "none");
+	assert_string_equal(add(&e, "def456", "def456", T0), "192.168.1.200");
+	env_done(&e);
+}
+
+static void test_gc(void **state)
+{
+	struct env e;
+	struct gl_alloc_req r;
+	struct gl_err err = {0};
+	struct gl_cni_attachment valid[] = { { "c2", "eth0" } };
+	struct gl_ip bad;
+	int released = -1;
+
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "a", "c1", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "b", "c2", T0), "192.168.1.201");
+	r = req(&e, "z", "c3", T0);
+	r.node = "node2";
+	assert_string_equal(add_req(&e, r), "192.168.1.202");
+	gl_ip_parse("192.168.1.203", &bad);
+	r = req(&e, "y", "c4", T0);
+	r.conflicts = &bad;
+	r.n_conflicts = 1;
+	assert_string_equal(add_req(&e, r), "192.168.1.204");
+	assert_int_equal(gl_alloc_gc(e.s, &e.conf, "node1", T0 + H, valid, 1, &released, &err), 0);
+	/* a and y (node1, not listed) released; b listed; z on another node; the
+	 * conflict's 10 minutes are over. */
+	assert_int_equal(released, 2);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	assert_string_equal(status_of(&e, "192.168.1.201"), "Bound");
+	assert_string_equal(status_of(&e, "192.168.1.202"), "Bound");
+	assert_string_equal(status_of(&e, "192.168.1.203"), "none");
+	assert_string_equal(status_of(&e, "192.168.1.204"), "Held");
+	env_done(&e);
+}
+
+static void test_requested(void **state)
+{
+	struct env e;
+	struct gl_ip want;
+	struct gl_alloc_req r;
+
+	env_init(&e, SEED ",\"pins\":{\"p\":\"192.168.1.215\"}}");
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	gl_ip_parse("192.168.1.205", &want);
+	r = req(&e, "b", "cb", T0);
+	r.requested = &want;
+	r.n_requested = 1;
+	assert_string_equal(add_req(&e, r), "192.168.1.205");
+	/* Taken by b: not for c. */
+	r = req(&e, "c", "cc", T0);
+	r.requested = &want;
+	r.n_requested = 1;
+	assert_string_equal(add_req(&e, r), "E101");
+	/* Outside the range, or pinned for somebody else. */
+	gl_ip_parse("192.168.1.50", &want);
+	assert_string_equal(add_req(&e, r), "E7");
+	gl_ip_parse("192.168.1.215", &want);
+	assert_string_equal(add_req(&e, r), "E101");
+	env_done(&e);
+}
+
+static void test_range_change(void **state)
+{
+	struct env e, e2;
+
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	/* The admin narrows the range: a's old address is no longer handed out. */
+	env_init(&e2, "{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.210\",\"rangeEnd\":\"192.168.1.216\"}");
+	gl_store_close(e2.s);
+	e2.s = e.s;
+	e2.f = e.f;
+	assert_string_equal(add(&e2, "a", "ca2", T0), "192.168.1.210");
+	assert_int_equal(e.f->rows.n, 1);
+	gl_ipamconf_free(&e2.conf);
+	env_done(&e);
+}
+
+static void test_lost_race_retried(void **state)
+{
+	struct env e;
+
+	env_init(&e, SEED "}");
+	/* A store without transactions says another writer won twice. */
+	e.f->lose_next_insert = 2;
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	assert_int_equal(e.f->begins, 3);
+	assert_int_equal(e.f->rows.n, 1);
+	/* Forever losing: a clear "try again", nothing left behind. */
+	e.f->lose_next_insert = 1000;
+	assert_string_equal(add(&e, "b", "cb", T0), "E11");
+	assert_int_equal(e.f->rows.n, 1);
+	env_done(&e);
+}
+
+static void test_check(void **state)
+{
+	struct env e;
+	struct gl_alloc_req r;
+	struct gl_err err = {0};
+	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	r = req(&e, "a", "ca", T0);
+	assert_int_equal(gl_alloc_check(e.s, &r, ips, &err), 0);
+	assert_string_equal(str(&ips[0]), "192.168.1.200");
+	del(&e, "a", "ca", T0);
+	assert_true(gl_alloc_check(e.s, &r, ips, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_UNKNOWN_CONTAINER);
+	env_done(&e);
+}
+
+static void test_admin(void **state)
+{
+	struct env e;
+	struct gl_err err = {0};
+	struct gl_ip ip;
+	struct gl_resv_list l = {0};
+	int n = 0;
+
+	env_init(&e, SEED "}");
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "b", "cb", T0), "192.168.1.201");
+	/* Pin a's current address. */
+	gl_ip_parse("192.168.1.200", &ip);
+	assert_int_equal(gl_alloc_pin(e.s, "lan", "a", "eth0", &ip, -1, "n", T0, &err), 0);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound,Pinned");
+	/* Pinning b's address for c is refused. */
+	gl_ip_parse("192.168.1.201", &ip);
+	memset(&err, 0, sizeof(err));
+	assert_true(gl_alloc_pin(e.s, "lan", "c", "eth0", &ip, -1, "n", T0, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_PIN_CONFLICT);
+	assert_non_null(strstr(err.msg, "release it first"));
+	/* Moving bound a to another address is refused too. */
+	gl_ip_parse("192.168.1.209", &ip);
+	memset(&err, 0, sizeof(err));
+	assert_true(gl_alloc_pin(e.s, "lan", "a", "eth0", &ip, -1, "n", T0, &err) < 0);
+	assert_non_null(strstr(err.msg, "is using 192.168.1.200 now"));
+	/* Unpin: a Bound row stays Bound, then is Held for the given hold. */
+	assert_int_equal(gl_alloc_unpin(e.s, "lan", "a", T0, H, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
+	memset(&err, 0, sizeof(err));
+	assert_true(gl_alloc_unpin(e.s, "lan", "a", T0, H, &n, &err) < 0);
+	assert_non_null(strstr(err.msg, "no pinned reservation"));
+	/* Release: refused while bound, unless forced. */
+	memset(&err, 0, sizeof(err));
+	assert_true(gl_alloc_release(e.s, "lan", "b", false, &n, &err) < 0);
+	assert_non_null(strstr(err.msg, "--force"));
+	assert_int_equal(gl_alloc_release(e.s, "lan", "192.168.1.201", true, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(status_of(&e, "192.168.1.201"), "none");
+	memset(&err, 0, sizeof(err));
+	assert_true(gl_alloc_release(e.s, "lan", "nobody", false, &n, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_UNKNOWN_CONTAINER);
+	/* Pin a free address for a new identity: Pinned, waiting for it. */
+	gl_ip_parse("192.168.1.201", &ip);
+	assert_int_equal(gl_alloc_pin(e.s, "lan", "games/new", "eth0", &ip, -1, "n", T0, &err), 0);
+	assert_string_equal(status_of(&e, "192.168.1.201"), "Pinned");
+	assert_string_equal(add(&e, "games/new", "cn", T0), "192.168.1.201");
+	/* list is sorted by address. */
+	assert_int_equal(gl_alloc_list(e.s, "lan", &l, &err), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(str(&l.v[0].ip), "192.168.1.200");
+	assert_string_equal(str(&l.v[1].ip), "192.168.1.201");
+	gl_store_list_free(&l);
+	assert_int_equal(gl_alloc_list(e.s, "other", &l, &err), 0);
+	assert_int_equal(l.n, 0);
+	gl_store_list_free(&l);
+	env_done(&e);
+}
+
+static void test_networks_separate(void **state)
+{
+	struct env e, e2;
+
+	env_init(&e, SEED "}");
+	env_init(&e2, SEED ",\"network_name\":\"other\"}");
+	gl_store_close(e2.s);
+	e2.s = e.s;
+	e2.f = e.f;
+	/* Same range in two networks: independent. */
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	assert_string_equal(add(&e2, "b", "cb", T0), "192.168.1.200");
+	gl_ipamconf_free(&e2.conf);
+	env_done(&e);
+}
+
+/* ---- SQLite ---- */
+
+static char tmpdir[64];
+
+static int sqlite_setup(void **state)
+{
+	strcpy(tmpdir, "/tmp/gl-test-alloc-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	return 0;
+}
+
+static int sqlite_teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void mode_is(const char *path, mode_t want)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		fail_msg("%s: %s", path, strerror(errno));
+	if ((st.st_mode & 07777) != want)
+		fail_msg("%s has mode %o, want %o", path, st.st_mode & 07777, want);
+}
+
+static void test_sqlite_roundtrip(void **state)
+{
+	char path[128], p2[160];
+	struct gl_store_conf sc = { .type = "sqlite", .path = path, .create = true };
+	struct gl_store *s = NULL;
+	struct gl_err err = {0};
+	struct gl_resv r, r2;
+	struct gl_resv_list l = {0};
+
+	snprintf(path, sizeof(path), "%s/new/dir/ipam.db", tmpdir);
+	/* Not created when not asked to. */
+	sc.create = false;
+	assert_true(gl_store_open(&sc, &s, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_STORE);
+	sc.create = true;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(gl_store_open(&sc, &s, &err), 0);
+	mode_is(path, 0600);
+	snprintf(p2, sizeof(p2), "%s/new/dir", tmpdir);
+	mode_is(p2, 0700);
+	snprintf(p2, sizeof(p2), "%s/new", tmpdir);
+	mode_is(p2, 0700);
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.network, "lan");
+	r.pool = 1;
+	gl_ip_parse("fd00::1", &r.ip);
+	strcpy(r.identity, "games/dst-0");
+	strcpy(r.ifname, "eth0");
+	strcpy(r.container_id, "c1");
+	r.state = GL_RESV_BOUND;
+	r.expires = GL_RESV_NEVER;
+	strcpy(r.node, "node1");
+	r.updated = T0;
+	assert_int_equal(s->ops->begin(s, &err), 0);
+	assert_int_equal(s->ops->insert(s, &r, &err), 0);
+	/* Both uniqueness rules hold in the schema. */
+	r2 = r;
+	assert_int_equal(s->ops->insert(s, &r2, &err), -EEXIST);
+	gl_ip_parse("fd00::2", &r2.ip);
+	assert_int_equal(s->ops->insert(s, &r2, &err), -EEXIST);
+	/* Conflict rows (no identity) do not collide with each other. */
+	r2.identity[0] = r2.ifname[0] = '\0';
+	r2.state = GL_RESV_CONFLICT;
+	r2.expires = T0 + 5;
+	assert_int_equal(s->ops->insert(s, &r2, &err), 0);
+	gl_ip_parse("fd00::3", &r2.ip);
+	assert_int_equal(s->ops->insert(s, &r2, &err), 0);
+	assert_int_equal(s->ops->commit(s, &err), 0);
+	snprintf(p2, sizeof(p2), "%s-wal", path);
+	mode_is(p2, 0600);
+	snprintf(p2, sizeof(p2), "%s-shm", path);
+	mode_is(p2, 0600);
+
+	/* A rolled back write is gone. */
+	assert_int_equal(s->ops->begin(s, &err), 0);
+	gl_ip_parse("fd00::4", &r2.ip);
+	assert_int_equal(s->ops->insert(s, &r2, &err), 0);
+	s->ops->rollback(s);
+
+	assert_int_equal(s->ops->scan(s, "lan", &l, &err), 0);
+	assert_int_equal(l.n, 3);
+	for (size_t i = 0; i < l.n; i++) {
+		if (strcmp(str(&l.v[i].ip), "fd00::1") != 0)
+			continue;
+		assert_int_equal(l.v[i].pool, 1);
+		assert_string_equal(l.v[i].identity, "games/dst-0");
+		assert_string_equal(l.v[i].ifname, "eth0");
+		assert_string_equal(l.v[i].container_id, "c1");
+		assert_int_equal(l.v[i].state, GL_RESV_BOUND);
+		assert_int_equal(l.v[i].expires, GL_RESV_NEVER);
+		assert_string_equal(l.v[i].node, "node1");
+		assert_int_equal(l.v[i].updated, T0);
+		r = l.v[i];
+	}
+	gl_store_list_free(&l);
+	assert_int_equal(s->ops->scan(s, "other", &l, &err), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(s->ops->scan(s, NULL, &l, &err), 0);
+	assert_int_equal(l.n, 3);
+	gl_store_list_free(&l);
+
+	/* Update with the version read; a stale version is refused. */
+	assert_int_equal(s->ops->begin(s, &err), 0);
+	r2 = r;
+	r.state = GL_RESV_RELEASED;
+	r.pinned = true;
+	r.expires = T0 + 99;
+	assert_int_equal(s->ops->update(s, &r, &err), 0);
+	assert_int_equal(s->ops->update(s, &r2, &err), -ESTALE);
+	assert_int_equal(s->ops->remove(s, &r2, &err), -ESTALE);
+	assert_int_equal(s->ops->commit(s, &err), 0);
+	assert_int_equal(s->ops->status(s, &err), 0);
+	gl_store_close(s);
+
+	/* Reopen: the rows persisted. */
+	s = NULL;
+	assert_int_equal(gl_store_open(&sc, &s, &err), 0);
+	assert_int_equal(s->ops->scan(s, "lan", &l, &err), 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (strcmp(str(&l.v[i].ip), "fd00::1") == 0) {
+			assert_int_equal(l.v[i].state, GL_RESV_RELEASED);
+			assert_true(l.v[i].pinned);
+			assert_int_equal(l.v[i].expires, T0 + 99);
+			assert_int_equal(s->ops->begin(s, &err), 0);
+			assert_int_equal(s->ops->remove(s, &l.v[i], &err), 0);
+			assert_int_equal(s->ops->commit(s, &err), 0);
+		}
+	gl_store_list_free(&l);
+	assert_int_equal(s->ops->scan(s, "lan", &l, &err), 0);
+	assert_int_equal(l.n, 2);
+	gl_store_list_free(&l);
+	gl_store_close(s);
+}
+
+static void test_sqlite_allocator(void **state)
+{
+	char path[128], json[512];
+	struct gl_store_conf sc = { .type = "sqlite", .path = path, .create = true };
+	struct gl_store *s = NULL;
+	struct gl_err err = {0};
+	struct env e;
+
+	snprintf(path, sizeof(path), "%s/alloc.db", tmpdir);
+	/* A file someone made world-readable is tightened. */
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	chmod(path, 0644);
+	assert_int_equal(gl_store_open(&sc, &s, &err), 0);
+	mode_is(path, 0600);
+	snprintf(json, sizeof(json), SEED ",\"hold\":\"1h\",\"store\":{\"path\":\"%s\"}}", path);
+	env_init(&e, json);
+	gl_store_close(e.s);
+	e.s = s;
+	e.f = NULL;
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "games/dst-1", "c2", T0), "192.168.1.201");
+	del(&e, "games/dst-0", "c1", T0);
+	assert_string_equal(add(&e, "games/dst-2", "c3", T0), "192.168.1.202");
+	assert_string_equal(add(&e, "games/dst-0", "c4", T0 + 2 * H), "192.168.1.200");
+	env_done(&e);
+}
+
+static void test_sqlite_refuses_symlink(void **state)
+{
+	char path[128], target[128];
+	struct gl_store_conf sc = { .type = "sqlite", .path = path, .create = true };
+	struct gl_store *s = NULL;
+	struct gl_err err = {0};
+
+	snprintf(target, sizeof(target), "%s/target.db", tmpdir);
+	snprintf(path, sizeof(path), "%s/link.db", tmpdir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_true(gl_store_open(&sc, &s, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_STORE);
+	assert_int_equal(access(target, F_OK), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sticky),
+		cmocka_unit_test(test_rebind_without_del),
+		cmocka_unit_test(test_hold_expiry_and_exhaustion),
+		cmocka_unit_test(test_never_bound_or_pinned),
+		cmocka_unit_test(test_hold_forever),
+		cmocka_unit_test(test_config_pins),
+		cmocka_unit_test(test_config_pin_conflict),
+		cmocka_unit_test(test_pin_moves_identity),
+		cmocka_unit_test(test_exclusions_gateway_broadcast),
+		cmocka_unit_test(test_conflicts),
+		cmocka_unit_test(test_conflict_unknown_address),
+		cmocka_unit_test(test_conflict_on_pin),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_dual_stack),
+		cmocka_unit_test(test_del_by_container),
+		cmocka_unit_test(test_non_sticky_freed),
+		cmocka_unit_test(test_gc),
+		cmocka_unit_test(test_requested),
+		cmocka_unit_test(test_range_change),
+		cmocka_unit_test(test_lost_race_retried),
+		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_admin),
+		cmocka_unit_test(test_networks_separate),
+		cmocka_unit_test(test_sqlite_roundtrip),
+		cmocka_unit_test(test_sqlite_allocator),
+		cmocka_unit_test(test_sqlite_refuses_symlink),
+	};
+
+	return cmocka_run_group_tests(tests, sqlite_setup, sqlite_teardown);
+}
