@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "arp.h"
+#include "ipam.h"
 #include "json.h"
 #include "log.h"
 #include "macvlan.h"
@@ -20,7 +21,51 @@
 
 #define CONFLICT_ROUNDS 3          /* fresh addresses tried after conflicts */
 #define DAD_WAIT_MS 2500           /* the kernel's IPv6 DAD: up to 1 s delay + 1 s */
-#define GAMELAN_IPAM "gamelan-ipam"
+
+static const char *env_lookup(const char *name)
+{
+	return getenv(name);
+}
+
+/* Run the IPAM verb. gamelan-ipam's verbs are linked in, so they run here:
+ * the same code and store as the binary, without a fork, an exec and a
+ * second parse per pod start. Any other IPAM is exec'd as the spec says.
+ * conf is the config the IPAM sees (req->raw, or a copy with conflicts). */
+static int ipam_run(struct gl_cni_req *req, const char *type, enum gl_cni_cmd cmd,
+		    const char *conf, size_t conf_len, struct gl_cni_result *ret, struct gl_err *err)
+{
+	struct gl_cni_req sub;
+	int r;
+
+	if (strcmp(type, GL_IPAM_TYPE) != 0)
+		return gl_cni_delegate(req, type, cmd, conf, conf_len, ret, err);
+	if (conf == req->raw) {
+		sub = *req;
+	} else {
+		/* A changed config (conflicts added) is read as the binary would. */
+		r = gl_cni_req_parse(&sub, env_lookup, conf, conf_len, err);
+		if (r < 0) {
+			gl_cni_req_free(&sub);
+			return r;
+		}
+	}
+	switch (cmd) {
+	case GL_CNI_ADD: {
+		struct gl_cni_result tmp;
+
+		r = gl_ipam_ops.add(&sub, ret ? ret : &tmp, err);
+		break;
+	}
+	case GL_CNI_DEL: r = gl_ipam_ops.del(&sub, err); break;
+	case GL_CNI_CHECK: r = gl_ipam_ops.check(&sub, err); break;
+	case GL_CNI_STATUS: r = gl_ipam_ops.status(&sub, err); break;
+	case GL_CNI_GC: r = gl_ipam_ops.gc(&sub, err); break;
+	default: r = gl_err_set(err, GL_ERR_INTERNAL, "unexpected IPAM verb");
+	}
+	if (conf != req->raw)
+		gl_cni_req_free(&sub);
+	return r;
+}
 
 /* Open a netlink socket inside the namespace ns_fd. */
 static int nl_open_in(int ns_fd, struct gl_nl **ret, struct gl_err *err)
@@ -268,8 +313,7 @@ static void ipam_undo(struct gl_cni_req *req, const struct macvlan_conf *c)
 {
 	struct gl_err e = {0};
 
-	if (c->ipam_type[0] && gl_cni_delegate(req, c->ipam_type, GL_CNI_DEL, req->raw, req->raw_len,
-						NULL, &e) < 0)
+	if (c->ipam_type[0] && ipam_run(req, c->ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, &e) < 0)
 		gl_warn("rollback: IPAM DEL failed: %s", e.msg);
 }
 
@@ -329,7 +373,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	memcpy(mac, link.mac, 6);
 
 	if (c.ipam_type[0]) {
-		r = gl_cni_delegate(req, c.ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, err);
+		r = ipam_run(req, c.ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, err);
 		if (r < 0)
 			goto undo_link;
 	}
@@ -349,7 +393,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 		}
 		/* Only gamelan-ipam knows how to set an address aside; with any
 		 * other IPAM a conflict ends the ADD. */
-		if (strcmp(c.ipam_type, GAMELAN_IPAM) != 0 || round >= CONFLICT_ROUNDS) {
+		if (strcmp(c.ipam_type, GL_IPAM_TYPE) != 0 || round >= CONFLICT_ROUNDS) {
 			char s[GL_IP_STRLEN];
 
 			r = gl_err_set(err, GL_ERR_ADDR_IN_USE, "address %s is already in use on the LAN",
@@ -367,7 +411,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 		}
 		memset(res, 0, sizeof(*res));
 		err->details[0] = '\0';
-		r = gl_cni_delegate(req, c.ipam_type, GL_CNI_ADD, again, strlen(again), res, err);
+		r = ipam_run(req, c.ipam_type, GL_CNI_ADD, again, strlen(again), res, err);
 		if (r < 0)
 			goto undo_ipam;
 		r = gl_netns_enter(ns_fd, &orig, err);
@@ -439,7 +483,7 @@ int macvlan_del(struct gl_cni_req *req, struct gl_err *err)
 	if (r < 0)
 		return r;
 	if (c.ipam_type[0]) {
-		r = gl_cni_delegate(req, c.ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, err);
+		r = ipam_run(req, c.ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, err);
 		if (r < 0)
 			return r;
 	}
@@ -486,7 +530,7 @@ int macvlan_check(struct gl_cni_req *req, struct gl_err *err)
 	if (!req->has_prev)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "CHECK needs prevResult");
 	if (c.ipam_type[0]) {
-		r = gl_cni_delegate(req, c.ipam_type, GL_CNI_CHECK, req->raw, req->raw_len, NULL, err);
+		r = ipam_run(req, c.ipam_type, GL_CNI_CHECK, req->raw, req->raw_len, NULL, err);
 		if (r < 0)
 			return r;
 	}
@@ -562,7 +606,7 @@ int macvlan_status(struct gl_cni_req *req, struct gl_err *err)
 			return gl_err_set(err, GL_ERR_NOT_AVAILABLE, "master link %s is down", master.name);
 	}
 	if (c.ipam_type[0])
-		return gl_cni_delegate(req, c.ipam_type, GL_CNI_STATUS, req->raw, req->raw_len, NULL, err);
+		return ipam_run(req, c.ipam_type, GL_CNI_STATUS, req->raw, req->raw_len, NULL, err);
 	return 0;
 }
 
@@ -575,6 +619,6 @@ int macvlan_gc(struct gl_cni_req *req, struct gl_err *err)
 		return r;
 	/* Links die with their netns; what outlives a pod is its reservation. */
 	if (c.ipam_type[0])
-		return gl_cni_delegate(req, c.ipam_type, GL_CNI_GC, req->raw, req->raw_len, NULL, err);
+		return ipam_run(req, c.ipam_type, GL_CNI_GC, req->raw, req->raw_len, NULL, err);
 	return 0;
 }

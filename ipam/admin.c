@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "cni.h"
-#include "ipam.h"
+#include "admin.h"
 #include "ipamconf.h"
 #include "json.h"
 #include "store.h"

@@ -111,7 +111,10 @@ int gl_arp_open(int ifindex, int *ret_fd)
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
 				   .sll_ifindex = ifindex };
-	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
+	/* Protocol 0 at socket() and the real one at bind(): a socket opened
+	 * with a protocol hooks every device at once, and narrowing it by bind()
+	 * unhooks it through synchronize_net(), a few ms of RCU wait. */
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -errno;

@@ -286,7 +286,7 @@ static int ipam_gc(struct gl_cni_req *req, struct gl_err *err)
 	return r;
 }
 
-const struct gl_cni_ops ipam_ops = {
+const struct gl_cni_ops gl_ipam_ops = {
 	.name = "gamelan-ipam",
 	.add = ipam_add,
 	.del = ipam_del,
