@@ -317,7 +317,9 @@ cni_call() {
 	node=$(world_ns "$1") || return 1
 	plugin=$(_world_plugin_path "$2") || return 1
 	local -a envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-		"CNI_PATH=$GL_BIN:/usr/lib/cni")
+		"CNI_PATH=$GL_BIN:/usr/lib/cni"
+		# The world's nodes share one host name; the store tells them apart by this.
+		"GAMELAN_NODE=$1")
 	local -a names=(CNI_COMMAND CNI_NETNS CNI_IFNAME CNI_CONTAINERID CNI_ARGS)
 	local -a vals=("$3" "$4" "$5" "$6" "$7")
 	local i
