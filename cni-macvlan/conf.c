@@ -5,6 +5,20 @@
 #include "macvlan.h"
 #include "util.h"
 
+/* Absolute, and no "." or ".." component anywhere (also not the last). */
+static bool path_normalized(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (const char *c = p; (c = strchr(c, '/')); c++) {
+		size_t n = strcspn(c + 1, "/");
+
+		if ((n == 1 && c[1] == '.') || (n == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+	}
+	return true;
+}
+
 static int parse_mode(const char *s, uint32_t *ret)
 {
 	static const struct { const char *name; uint32_t mode; } modes[] = {
@@ -86,8 +100,7 @@ int macvlan_conf_parse(const struct gl_cni_req *req, struct macvlan_conf *ret, s
 
 	r = gl_json_get_strbuf(conf, NULL, "master", c.master, sizeof(c.master), err);
 	if (r < 0)
-		return gl_err_reset(err, GL_ERR_INVALID_CONFIG, "master must be an interface name of at most %d characters",
-				    IFNAMSIZ - 1);
+		return r;
 	if (r > 0 && !gl_cni_ifname_valid(c.master))
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "master \"%s\" is not a valid interface name", c.master);
 	r = gl_json_get_str(conf, NULL, "mode", &s, err);
@@ -107,8 +120,10 @@ int macvlan_conf_parse(const struct gl_cni_req *req, struct macvlan_conf *ret, s
 	if (r < 0)
 		return r;
 	if (r > 0) {
-		if (gl_mac_parse(s, c.mac) < 0 || (c.mac[0] & 1))
-			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "mac \"%s\" is not a unicast MAC address", s);
+		static const uint8_t zero[6];
+
+		if (gl_mac_parse(s, c.mac) < 0 || (c.mac[0] & 1) || memcmp(c.mac, zero, 6) == 0)
+			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "mac \"%s\" is not a usable unicast MAC address", s);
 		c.has_mac = true;
 	}
 	if (req->rc_mac[0]) {
@@ -130,7 +145,7 @@ int macvlan_conf_parse(const struct gl_cni_req *req, struct macvlan_conf *ret, s
 	r = gl_json_get_strbuf(conf, NULL, "stateDir", c.state_dir, sizeof(c.state_dir), err);
 	if (r < 0)
 		return r;
-	if (c.state_dir[0] != '/' || strstr(c.state_dir, "/../") || strstr(c.state_dir, "/./"))
+	if (!path_normalized(c.state_dir))
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "stateDir \"%s\" must be an absolute, normalized path",
 				  c.state_dir);
 	r = gl_json_get_object(conf, NULL, "ipam", &ipam, err);

@@ -313,6 +313,9 @@ static int parse_config(struct gl_cni_req *req, struct gl_err *err)
 		req->raw_len = strlen(fixed);
 		req->raw = TAKE_PTR(fixed);
 	}
+	/* VERSION is how a runtime of any version learns what we speak. */
+	if (req->cmd == GL_CNI_VERSION && !gl_cni_version_supported(req->cni_version))
+		strcpy(req->cni_version, GL_CNI_VERSION_LATEST);
 	if (!gl_cni_version_supported(req->cni_version))
 		return gl_err_set(err, GL_ERR_VERSION,
 				  "CNI version %s is not supported (supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)",
@@ -534,8 +537,13 @@ int gl_cni_result_parse(json_object *o, const char *version, struct gl_cni_resul
 		if (gl_json_get_strbuf(e, "interface", "name", f->name, sizeof(f->name), err) < 0 ||
 		    gl_json_get_strbuf(e, "interface", "mac", f->mac, sizeof(f->mac), err) < 0 ||
 		    gl_json_get_strbuf(e, "interface", "sandbox", f->sandbox, sizeof(f->sandbox), err) < 0 ||
-		    gl_json_get_int(e, "interface", "mtu", 0, 65535, &mtu, err) < 0)
-			return gl_err_reset(err, GL_ERR_DECODE, "result.interfaces[%zu]: %s", i, err->msg);
+		    gl_json_get_int(e, "interface", "mtu", 0, 65535, &mtu, err) < 0) {
+			char why[GL_ERR_MSG_MAX] = "";
+
+			if (err)
+				memcpy(why, err->msg, sizeof(why));
+			return gl_err_reset(err, GL_ERR_DECODE, "result.interfaces[%zu]: %s", i, why);
+		}
 		f->mtu = (int)mtu;
 	}
 	arr = NULL;

@@ -1,5 +1,6 @@
 #include "ip.h"
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,9 @@ int gl_mac_parse(const char *s, uint8_t ret[6])
 		   &tail) != 6)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
+		/* sscanf's %x also takes spaces, signs and "0x": two hex digits only. */
+		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]))
+			return -EINVAL;
 		if (s[i * 3 + 2] != ':' && i < 5)
 			return -EINVAL;
 		mac[i] = (uint8_t)b[i];

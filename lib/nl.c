@@ -196,14 +196,26 @@ struct attrs {
 	int max;
 };
 
-static int attr_cb(const struct nlattr *a, void *data)
+/* mnl_attr_parse() stops quietly at the first malformed attribute; a
+ * message cut inside one (or a nest holding junk) must be refused, so walk
+ * the block ourselves and insist that the attributes fill it. */
+static int walk_attrs(const void *start, size_t len, struct attrs *t)
 {
-	struct attrs *t = data;
-	int type = mnl_attr_get_type(a);
+	const struct nlattr *a = start;
+	int left = (int)len;
 
-	if (type <= t->max)
-		t->tb[type] = a;
-	return MNL_CB_OK;
+	while (left > 0) {
+		int type;
+
+		if (!mnl_attr_ok(a, left))
+			return -EBADMSG;
+		type = mnl_attr_get_type(a);
+		if (type <= t->max)
+			t->tb[type] = a;
+		left -= (int)MNL_ALIGN(a->nla_len);
+		a = mnl_attr_next(a);
+	}
+	return 0;
 }
 
 static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen, int max, struct attrs *ret)
@@ -212,18 +224,15 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen, int max, struc
 	ret->max = max < 63 ? max : 63;
 	if (nlh->nlmsg_len < mnl_nlmsg_size(hdrlen))
 		return -EBADMSG;
-	if (mnl_attr_parse(nlh, (unsigned)hdrlen, attr_cb, ret) < 0)
-		return -EBADMSG;
-	return 0;
+	return walk_attrs((const char *)mnl_nlmsg_get_payload(nlh) + MNL_ALIGN(hdrlen),
+			  nlh->nlmsg_len - mnl_nlmsg_size(MNL_ALIGN(hdrlen)), ret);
 }
 
 static int nested_attrs(const struct nlattr *nest, int max, struct attrs *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->max = max < 63 ? max : 63;
-	if (mnl_attr_parse_nested(nest, attr_cb, ret) < 0)
-		return -EBADMSG;
-	return 0;
+	return walk_attrs(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), ret);
 }
 
 static int get_u32(const struct nlattr *a, uint32_t *ret)

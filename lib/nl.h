@@ -67,7 +67,8 @@ struct nlmsghdr *gl_nl_build_route_dump(void *buf, uint32_t seq, int family);
 struct nlmsghdr *gl_nl_build_neigh(void *buf, uint32_t seq, uint16_t type, int ifindex,
 				   const struct gl_ip *ip, const uint8_t *mac, uint16_t state);
 
-/* Parsers: check every attribute's size before use; -EBADMSG on bad input. */
+/* Parsers: check every attribute's size before use; -EBADMSG on bad input
+ * (-EAFNOSUPPORT for a route or address of a family other than IPv4/IPv6). */
 int gl_nl_parse_link(const struct nlmsghdr *nlh, struct gl_nl_link *ret);
 int gl_nl_parse_addr(const struct nlmsghdr *nlh, struct gl_nl_addr *ret);
 int gl_nl_parse_route(const struct nlmsghdr *nlh, struct gl_nl_route *ret);

@@ -100,7 +100,7 @@ int64_t gl_now_wall_ms(void)
 
 int gl_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 {
-	size_t cap = 4096, len = 0;
+	size_t cap = max < 4096 ? max : 4096, len = 0;
 	_cleanup_free_ char *buf = malloc(cap + 1);
 
 	if (!buf)
@@ -108,18 +108,18 @@ int gl_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 	for (;;) {
 		ssize_t n;
 
-		if (len == cap) {
+		if (len == cap && cap < max) {
 			char *nb;
 
-			if (cap >= max)
-				return -EFBIG;
 			cap = cap * 2 > max ? max : cap * 2;
 			nb = realloc(buf, cap + 1);
 			if (!nb)
 				return -ENOMEM;
 			buf = nb;
 		}
-		n = read(fd, buf + len, cap - len);
+		/* Full at max: one more byte (into the NUL's place) tells
+		 * "exactly max" from "more than max". */
+		n = read(fd, buf + len, len < cap ? cap - len : 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -127,6 +127,8 @@ int gl_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 		}
 		if (n == 0)
 			break;
+		if (len == cap)
+			return -EFBIG;
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
