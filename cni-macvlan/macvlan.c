@@ -87,6 +87,23 @@ static int nl_open_in(int ns_fd, struct gl_nl **ret, struct gl_err *err)
 	return 0;
 }
 
+/* Open the pod's netns (kept open in *ret_fd: the link is created through
+ * it) and a netlink socket inside it. */
+static int open_pod(const struct gl_cni_req *req, int *ret_fd, struct gl_nl **ret_nl,
+		    struct gl_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = gl_netns_open(req->netns, &fd, err);
+
+	if (r < 0)
+		return r;
+	r = nl_open_in(fd, ret_nl, err);
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 static int resolve_master(struct gl_nl *nl, const struct macvlan_conf *c, struct gl_nl_link *ret,
 			  struct gl_err *err)
 {
@@ -337,10 +354,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	r = macvlan_conf_parse(req, &c, err);
 	if (r < 0)
 		return r;
-	r = gl_netns_open(req->netns, &ns_fd, err);
-	if (r < 0)
-		return r;
-	r = nl_open_in(ns_fd, &pod, err);
+	r = open_pod(req, &ns_fd, &pod, err);
 	if (r < 0)
 		return r;
 	if (!c.link_in_container) {
@@ -534,10 +548,7 @@ int macvlan_check(struct gl_cni_req *req, struct gl_err *err)
 		if (r < 0)
 			return r;
 	}
-	r = gl_netns_open(req->netns, &ns_fd, err);
-	if (r < 0)
-		return r;
-	r = nl_open_in(ns_fd, &pod, err);
+	r = open_pod(req, &ns_fd, &pod, err);
 	if (r < 0)
 		return r;
 	r = gl_nl_link_get(pod, 0, req->ifname, &link, err);
