@@ -45,7 +45,7 @@ int gl_json_parse_object(const char *buf, size_t len, json_object **ret, struct 
 static int get_typed(json_object *o, const char *what, const char *key, json_type type,
 		     const char *tname, json_object **ret, struct gl_err *err)
 {
-	json_object *v;
+	json_object *v = NULL;
 
 	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
 		return 0;
@@ -64,7 +64,7 @@ int gl_json_get_string(json_object *o, const char *what, const char *key, const 
 int gl_json_get_str(json_object *o, const char *what, const char *key, const char **ret,
 		    struct gl_err *err)
 {
-	json_object *v;
+	json_object *v = NULL;
 	int r = get_typed(o, what, key, json_type_string, "a string", &v, err);
 
 	if (r <= 0)
@@ -92,7 +92,7 @@ int gl_json_get_strbuf(json_object *o, const char *what, const char *key, char *
 
 int gl_json_get_bool(json_object *o, const char *what, const char *key, bool *ret, struct gl_err *err)
 {
-	json_object *v;
+	json_object *v = NULL;
 	int r = get_typed(o, what, key, json_type_boolean, "true or false", &v, err);
 
 	if (r <= 0)
@@ -104,7 +104,7 @@ int gl_json_get_bool(json_object *o, const char *what, const char *key, bool *re
 int gl_json_get_int(json_object *o, const char *what, const char *key, int64_t min, int64_t max,
 		    int64_t *ret, struct gl_err *err)
 {
-	json_object *v;
+	json_object *v = NULL;
 	int64_t x;
 	int r = get_typed(o, what, key, json_type_int, "an integer", &v, err);
 
