@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# gamelan benchmark: gamelan-macvlan + gamelan-ipam against the reference macvlan + host-local,
+# side by side in one netns world, through bench/cnibench (see bench/README.md).
+#
+#   bench/run.sh [BIN_DIR]        (make bench: BIN_DIR = build/bin, the optimized build)
+#
+# Settings (environment): BENCH_N (default 200) iterations of the common path;
+# BENCH_N_FIRST (default min(BENCH_N, 150): the pool has 155 addresses) first allocations;
+# BENCH_N_PROBE (default min(BENCH_N_FIRST, 50)) first allocations with the default probe,
+# each of which waits for the probe by design; BENCH_NC (default 50) concurrent calls.
+# Prints figures; never asserts speed. Exits non-zero only when a plugin call failed or the
+# benchmark could not run.
+set -u
+
+GL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$(cd "${1:-$GL_TOP/build/bin}" 2>/dev/null && pwd) || { echo "bench: no directory ${1:-}" >&2; exit 2; }
+GLW=${GLW:-glwb$$}
+export GL_BIN=$BIN
+# shellcheck source=../netns-harness/world.sh
+. "$GL_TOP/netns-harness/world.sh"
+
+REF_DIR=/usr/lib/cni
+N=${BENCH_N:-200}
+NC=${BENCH_NC:-50}
+for v in N NC; do
+	[[ "${!v}" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "bench: BENCH_$v must be 1-9999" >&2; exit 2; }
+done
+N_FIRST=${BENCH_N_FIRST:-$((N < 150 ? N : 150))}
+N_PROBE=${BENCH_N_PROBE:-$((N_FIRST < 50 ? N_FIRST : 50))}
+for v in N_FIRST N_PROBE; do
+	[[ "${!v}" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "bench: BENCH_$v must be 1-9999" >&2; exit 2; }
+done
+if ((N_FIRST > 150 || NC > 150)); then
+	echo "bench: BENCH_N_FIRST and BENCH_NC are at most 150 (the pool has 155 addresses)" >&2
+	exit 2
+fi
+
+for f in "$BIN/gamelan-macvlan" "$BIN/gamelan-ipam" "$BIN/cnibench" "$REF_DIR/macvlan" \
+	"$REF_DIR/host-local"; do
+	[[ -x "$f" ]] || { echo "bench: $f is missing (run make; apt install containernetworking-plugins)" >&2; exit 2; }
+done
+if ((EUID != 0)); then
+	echo "bench: needs root (network namespaces)" >&2
+	exit 2
+fi
+
+WORK=$(mktemp -d /tmp/gl-bench.XXXXXX) || exit 2
+chmod 700 "$WORK"
+world_at_exit "rm -rf '$WORK'"
+RESULTS=$WORK/results
+: >"$RESULTS"
+FAILED=0
+NODE=$(world_ns node1)
+
+# conf_gamelan FILE STATEDIR PROBE: PROBE is "" (the default) or a JSON value for "probe".
+conf_gamelan() {
+	local probe=""
+	[[ -n "$3" ]] && probe="\"probe\": $3,"
+	mkdir -p "$2"
+	cat >"$1" <<EOF
+{"cniVersion": "1.0.0", "name": "lan", "type": "gamelan-macvlan", "master": "eth0", $probe
+ "stateDir": "$2/macvlan",
+ "ipam": {"type": "gamelan-ipam", "subnet": "192.168.1.0/24", "rangeStart": "192.168.1.100",
+          "rangeEnd": "192.168.1.254", "gateway": "192.168.1.1",
+          "store": {"type": "sqlite", "path": "$2/ipam.db"}}}
+EOF
+}
+
+# conf_ref FILE STATEDIR
+conf_ref() {
+	mkdir -p "$2"
+	cat >"$1" <<EOF
+{"cniVersion": "1.0.0", "name": "lan", "type": "macvlan", "master": "eth0",
+ "ipam": {"type": "host-local", "subnet": "192.168.1.0/24", "rangeStart": "192.168.1.100",
+          "rangeEnd": "192.168.1.254", "gateway": "192.168.1.1", "dataDir": "$2/host-local"}}
+EOF
+}
+
+# netns_batch add|del SERIES NTARGETS COUNT: the pod namespaces of a series, untimed.
+netns_batch() {
+	local verb=$1 s=$2 nt=$3 count=$4 t i
+	for ((t = 0; t < nt; t++)); do
+		for ((i = 0; i < count; i++)); do
+			printf 'netns %s %s-pod-%s-%d-%d\n' "$verb" "$GLW" "$s" "$t" "$i"
+		done
+	done | ip -batch - >/dev/null 2>&1
+}
+
+# series NAME MODE COUNT WARMUP ARGS_TEMPLATE TARGET...: one cnibench run in the node's netns.
+series() {
+	local name=$1 mode=$2 count=$3 warmup=$4 args=$5 total rc
+	shift 5
+	local -a targets=()
+	local t
+	for t in "$@"; do
+		targets+=(--target "$t")
+	done
+	total=$((count + warmup))
+	if ! netns_batch add "$name" "$#" "$total"; then
+		echo "bench: cannot create the pod namespaces of $name" >&2
+		netns_batch del "$name" "$#" "$total"
+		FAILED=1
+		return
+	fi
+	ip netns exec "$NODE" "$BIN/cnibench" --mode "$mode" --n "$count" --warmup "$warmup" \
+		--ifname net1 --cni-path "$BIN:$REF_DIR" \
+		--netns "/run/netns/$GLW-pod-$name-{t}-{i}" --args "$args" "${targets[@]}" \
+		| sed "s/^R /R series=$name /" >>"$RESULTS"
+	rc=${PIPESTATUS[0]}
+	if ((rc != 0)); then
+		echo "bench: series $name: cnibench exited $rc (failed calls above)" >&2
+		FAILED=1
+	fi
+	netns_batch del "$name" "$#" "$total"
+}
+
+ARGS_SAME="IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0;K8S_POD_INFRA_CONTAINER_ID={cid}"
+ARGS_NEW="IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=gs-{i};K8S_POD_INFRA_CONTAINER_ID={cid}"
+
+world_up || { echo "bench: world_up failed" >&2; exit 2; }
+START=$(date +%s)
+echo "gamelan bench: $(nproc) CPUs, kernel $(uname -r); gamelan from $BIN;" \
+	"reference $REF_DIR/{macvlan,host-local} $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null)"
+echo "running: common path N=$N, first allocation N=$N_FIRST (probe on: N=$N_PROBE), $NC concurrent ..."
+
+# 1. Common path: the same identity restarts, new container ID and new netns each time. One
+#    untimed warm-up round first (gamelan's first allocation, and its probe, happen there).
+conf_gamelan "$WORK/c-g.json" "$WORK/c-g" ""
+conf_ref "$WORK/c-r.json" "$WORK/c-r"
+series common seq "$N" 1 "$ARGS_SAME" \
+	"gamelan=$BIN/gamelan-macvlan:$WORK/c-g.json" "reference=$REF_DIR/macvlan:$WORK/c-r.json"
+
+# 2. First allocation: a new identity each time (games/gs-N), probe off and reference
+#    interleaved; then gamelan as configured by default (probe "200ms") on its own.
+conf_gamelan "$WORK/f-g.json" "$WORK/f-g" false
+conf_ref "$WORK/f-r.json" "$WORK/f-r"
+series first seq "$N_FIRST" 1 "$ARGS_NEW" \
+	"gamelan_noprobe=$BIN/gamelan-macvlan:$WORK/f-g.json" "reference=$REF_DIR/macvlan:$WORK/f-r.json"
+conf_gamelan "$WORK/p-g.json" "$WORK/p-g" ""
+series firstp seq "$N_PROBE" 1 "$ARGS_NEW" "gamelan_probe=$BIN/gamelan-macvlan:$WORK/p-g.json"
+
+# 3. Concurrency: NC ADDs at once (each its own netns and identity), then their DELs.
+conf_gamelan "$WORK/k-g.json" "$WORK/k-g" false
+conf_gamelan "$WORK/k-p.json" "$WORK/k-p" ""
+conf_ref "$WORK/k-r.json" "$WORK/k-r"
+series conc conc "$NC" 0 "$ARGS_NEW" \
+	"gamelan_noprobe=$BIN/gamelan-macvlan:$WORK/k-g.json" \
+	"gamelan_probe=$BIN/gamelan-macvlan:$WORK/k-p.json" \
+	"reference=$REF_DIR/macvlan:$WORK/k-r.json"
+
+echo
+awk -v N="$N" -v NF1="$N_FIRST" -v NP="$N_PROBE" -v NC="$NC" -v secs="$(($(date +%s) - START))" '
+$1 == "R" {
+	delete kv
+	for (i = 2; i <= NF; i++) { split($i, a, "="); kv[a[1]] = a[2] }
+	k = kv["series"] "/" kv["target"] "/" kv["op"]
+	med[k] = kv["median"]; p95[k] = kv["p95"]; wall[k] = kv["wall"]; fail[k] = kv["fail"]
+	n[k] = kv["n"]; addrs[k] = kv["addrs"]; have[k] = 1
+	if (kv["fail"] > 0) anyfail = 1
+}
+function cell(k, v) { return (have[k] && (n[k] > 0 || wall[k] > 0)) ? sprintf("%9.2f", v) : sprintf("%9s", "-") }
+# No ratio from a figure that has failed calls in it.
+function bad(k) { return !have[k] || fail[k] > 0 }
+function ratio(r, g) {
+	if (r <= 0 || g <= 0) return sprintf("%8s", "-")
+	return sprintf(r / g < 1 ? "%7.2fx" : "%7.1fx", r / g)
+}
+function fl(k) { return (have[k] && fail[k] > 0) ? sprintf("  FAILED %d", fail[k]) : "" }
+# row LABEL GAMELAN_KEY REFERENCE_KEY: medians and p95 of both, ratios reference/gamelan.
+function row(label, g, r) {
+	printf "  %-34s %s %s   %s %s  %s %s%s%s\n", label, cell(g, med[g]), cell(g, p95[g]),
+		cell(r, med[r]), cell(r, p95[r]), ratio(bad(g) || bad(r) ? 0 : med[r], med[g]),
+		ratio(bad(g) || bad(r) ? 0 : p95[r], p95[g]), fl(g), fl(r)
+}
+function wrow(label, g, r) {
+	printf "  %-34s %s %9s   %s %9s  %s %8s%s%s\n", label, cell(g, wall[g]), "", cell(r, wall[r]), "",
+		ratio(bad(g) || bad(r) ? 0 : wall[r], wall[g]), "", fl(g), fl(r)
+}
+END {
+	printf "%-36s %19s   %19s  %17s\n", "times in ms (CLOCK_MONOTONIC)", "gamelan", "reference", "reference/gamelan"
+	printf "%-36s %9s %9s   %9s %9s  %8s %8s\n", "", "median", "p95", "median", "p95", "median", "p95"
+	printf "1. common path: games/dst-0 restarts, new container + netns, N=%d\n", N
+	row("ADD", "common/gamelan/ADD", "common/reference/ADD")
+	row("DEL", "common/gamelan/DEL", "common/reference/DEL")
+	row("ADD+DEL (per iteration)", "common/gamelan/ADD+DEL", "common/reference/ADD+DEL")
+	printf "2. first allocation: new identity games/gs-N each time, N=%d (probe on: N=%d)\n", NF1, NP
+	row("ADD, gamelan \"probe\": false", "first/gamelan_noprobe/ADD", "first/reference/ADD")
+	row("ADD, gamelan default probe 200ms", "firstp/gamelan_probe/ADD", "first/reference/ADD")
+	row("DEL, gamelan \"probe\": false", "first/gamelan_noprobe/DEL", "first/reference/DEL")
+	row("DEL, gamelan default probe 200ms", "firstp/gamelan_probe/DEL", "first/reference/DEL")
+	row("ADD+DEL, gamelan \"probe\": false", "first/gamelan_noprobe/ADD+DEL", "first/reference/ADD+DEL")
+	row("ADD+DEL, gamelan default probe", "firstp/gamelan_probe/ADD+DEL", "first/reference/ADD+DEL")
+	printf "3. concurrency: %d ADDs at once (own netns + identity each), then their DELs; wall time\n", NC
+	wrow(sprintf("%d x ADD, gamelan \"probe\": false", NC), "conc/gamelan_noprobe/ADD", "conc/reference/ADD")
+	wrow(sprintf("%d x ADD, gamelan default probe", NC), "conc/gamelan_probe/ADD", "conc/reference/ADD")
+	wrow(sprintf("%d x DEL, gamelan \"probe\": false", NC), "conc/gamelan_noprobe/DEL", "conc/reference/DEL")
+	wrow(sprintf("%d x DEL, gamelan default probe", NC), "conc/gamelan_probe/DEL", "conc/reference/DEL")
+	printf "\naddresses handed out on the common path: gamelan %s distinct in %d ADDs, reference %s\n",
+		addrs["common/gamelan/ADD"], N, addrs["common/reference/ADD"]
+	g = med["common/gamelan/ADD+DEL"]; r = med["common/reference/ADD+DEL"]
+	verdict = (g > 0 && r / g >= 10) ? "met" : "not met"
+	if (g > 0 && r > 0)
+		printf "goal: common path ADD+DEL at least 10x faster than the reference: now %.1fx (median; p95 %.1fx) -> %s\n",
+			r / g, p95["common/reference/ADD+DEL"] / p95["common/gamelan/ADD+DEL"],
+			verdict
+	else
+		printf "goal: common path ADD+DEL at least 10x faster than the reference: no figure (calls failed)\n"
+	printf "benchmark took %ds\n", secs
+	if (anyfail) printf "SOME PLUGIN CALLS FAILED: the figures above are incomplete (see FAIL lines)\n"
+}' "$RESULTS"
+
+if ((FAILED)) || grep -q ' fail=[1-9]' "$RESULTS"; then
+	echo "bench: some plugin calls failed" >&2
+	exit 1
+fi
+exit 0
