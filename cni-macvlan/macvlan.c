@@ -160,10 +160,9 @@ static char *conf_with_conflicts(json_object *conf, const struct gl_ip *bad, int
 /* Probe every IPv4 address that this identity has not used on this node
  * lately. Returns the number of conflicting addresses put in bad[]. */
 static int probe_addresses(const struct gl_cni_req *req, const struct macvlan_conf *c, int ifindex,
-			   const uint8_t mac[6], const struct gl_cni_result *res, struct gl_ip *bad,
-			   struct gl_err *err)
+			   const uint8_t mac[6], const struct gl_cni_result *res, int *arp_fd,
+			   struct gl_ip *bad, struct gl_err *err)
 {
-	_cleanup_close_ int fd = -1;
 	int n_bad = 0, r;
 
 	for (int i = 0; i < res->n_ips; i++) {
@@ -176,12 +175,12 @@ static int probe_addresses(const struct gl_cni_req *req, const struct macvlan_co
 		gl_ip_str(ip, s, sizeof(s));
 		if (gl_seen_recent(c->state_dir, req->name, s, req->identity, c->probe_recent_ms))
 			continue;
-		if (fd < 0) {
-			r = gl_arp_open(ifindex, &fd);
+		if (*arp_fd < 0) {
+			r = gl_arp_open(ifindex, arp_fd);
 			if (r < 0)
 				return gl_err_set(err, GL_ERR_IO, "ARP socket: %s", strerror(-r));
 		}
-		r = gl_arp_probe(fd, ifindex, mac, ip, 2, c->probe_wait_ms, holder);
+		r = gl_arp_probe(*arp_fd, ifindex, mac, ip, 2, c->probe_wait_ms, holder);
 		if (r < 0)
 			return gl_err_set(err, GL_ERR_IO, "ARP probe for %s: %s", s, strerror(-r));
 		if (r > 0) {
@@ -197,14 +196,15 @@ static int probe_addresses(const struct gl_cni_req *req, const struct macvlan_co
 
 /* Announce the new addresses now and twice more from a detached child, so
  * that ADD does not wait for the repeats. The child only has our packet
- * socket and sleeps; it closes stdio so the runtime's read ends. */
-static void announce(int ifindex, const uint8_t mac[6], const struct gl_cni_result *res)
+ * socket and sleeps; it closes stdio so the runtime's read ends. The last
+ * close of a packet socket waits for synchronize_net(), so it is left to
+ * the child: ADD's own close of fd only drops a reference. */
+static void announce(int ifindex, const uint8_t mac[6], const struct gl_cni_result *res, int fd)
 {
 	static const int delays_ms[] = { 0, 60, 500 };
-	_cleanup_close_ int fd = -1;
 	pid_t pid;
 
-	if (gl_arp_open(ifindex, &fd) < 0)
+	if (fd < 0 && gl_arp_open(ifindex, &fd) < 0)
 		fd = -1;
 	for (int i = 0; i < res->n_ips; i++) {
 		if (res->ips[i].address.ip.family == AF_INET && fd >= 0)
@@ -216,6 +216,8 @@ static void announce(int ifindex, const uint8_t mac[6], const struct gl_cni_resu
 	if (pid != 0) {
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	/* First child: fork again and leave, so the grandchild is reparented
@@ -344,6 +346,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	struct gl_nl_link master, link;
 	struct gl_nl *mnl;
 	struct gl_nl_link_spec spec;
+	_cleanup_close_ int arp_fd = -1;
 	char buf[GL_NL_BUFSIZE], macs[GL_MAC_STRLEN];
 	uint8_t mac[6];
 	bool mac_set, dad = false;
@@ -399,7 +402,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	for (int round = 0; c.probe; round++) {
 		struct gl_ip bad[GL_CNI_MAX_IPS];
 		_cleanup_free_ char *again = NULL;
-		int n_bad = probe_addresses(req, &c, link.ifindex, mac, res, bad, err);
+		int n_bad = probe_addresses(req, &c, link.ifindex, mac, res, &arp_fd, bad, err);
 
 		if (n_bad <= 0) {
 			r = n_bad;
@@ -450,7 +453,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 		if (r < 0)
 			goto undo_ns;
 	}
-	announce(link.ifindex, mac, res);
+	announce(link.ifindex, mac, res, TAKE_FD(arp_fd));
 	r = gl_netns_restore(orig);
 	orig = -1;
 	if (r < 0)
