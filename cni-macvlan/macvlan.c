@@ -32,7 +32,8 @@ static const char *env_lookup(const char *name)
  * second parse per pod start. Any other IPAM is exec'd as the spec says.
  * conf is the config the IPAM sees (req->raw, or a copy with conflicts). */
 static int ipam_run(struct gl_cni_req *req, const char *type, enum gl_cni_cmd cmd,
-		    const char *conf, size_t conf_len, struct gl_cni_result *ret, struct gl_err *err)
+		    const char *conf, size_t conf_len, struct gl_cni_result *ret,
+		    struct gl_ipam_undo *undo, struct gl_err *err)
 {
 	struct gl_cni_req sub;
 	int r;
@@ -53,7 +54,7 @@ static int ipam_run(struct gl_cni_req *req, const char *type, enum gl_cni_cmd cm
 	case GL_CNI_ADD: {
 		struct gl_cni_result tmp;
 
-		r = gl_ipam_ops.add(&sub, ret ? ret : &tmp, err);
+		r = gl_ipam_add(&sub, ret ? ret : &tmp, undo, err);
 		break;
 	}
 	case GL_CNI_DEL: r = gl_ipam_ops.del(&sub, err); break;
@@ -159,9 +160,11 @@ static char *conf_with_conflicts(json_object *conf, const struct gl_ip *bad, int
 
 /* Probe every IPv4 address that this identity has not used on this node
  * lately. Returns the number of conflicting addresses put in bad[]. */
-static int probe_addresses(const struct gl_cni_req *req, const struct macvlan_conf *c, int ifindex,
-			   const uint8_t mac[6], const struct gl_cni_result *res, int *arp_fd,
-			   struct gl_ip *bad, struct gl_err *err)
+static int arp_open_in(int ns_fd, int ifindex, int *ret_fd, struct gl_err *err);
+
+static int probe_addresses(const struct gl_cni_req *req, const struct macvlan_conf *c, int ns_fd,
+			   int ifindex, const uint8_t mac[6], const struct gl_cni_result *res,
+			   int *arp_fd, struct gl_ip *bad, struct gl_err *err)
 {
 	int n_bad = 0, r;
 
@@ -176,9 +179,9 @@ static int probe_addresses(const struct gl_cni_req *req, const struct macvlan_co
 		if (gl_seen_recent(c->state_dir, req->name, s, req->identity, c->probe_recent_ms))
 			continue;
 		if (*arp_fd < 0) {
-			r = gl_arp_open(ifindex, arp_fd);
+			r = arp_open_in(ns_fd, ifindex, arp_fd, err);
 			if (r < 0)
-				return gl_err_set(err, GL_ERR_IO, "ARP socket: %s", strerror(-r));
+				return r;
 		}
 		r = gl_arp_probe(*arp_fd, ifindex, mac, ip, 2, c->probe_wait_ms, holder);
 		if (r < 0)
@@ -328,12 +331,53 @@ static void pick_mac(const struct gl_cni_req *req, const struct macvlan_conf *c,
 		*ret_set = false;
 }
 
-static void ipam_undo(struct gl_cni_req *req, const struct macvlan_conf *c)
+/* Take back the IPAM's part of a failed ADD. In-process, exactly: a new
+ * reservation goes away. A delegate only has DEL, which may keep the
+ * address held for the identity, as it would after any DEL. */
+static void ipam_undo(struct gl_cni_req *req, const struct macvlan_conf *c,
+		      const struct gl_ipam_undo *undo)
 {
 	struct gl_err e = {0};
+	int r;
 
-	if (c->ipam_type[0] && ipam_run(req, c->ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, &e) < 0)
-		gl_warn("rollback: IPAM DEL failed: %s", e.msg);
+	if (!c->ipam_type[0])
+		return;
+	if (strcmp(c->ipam_type, GL_IPAM_TYPE) == 0)
+		r = gl_ipam_undo(req, undo, &e);
+	else
+		r = gl_cni_delegate(req, c->ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, &e);
+	if (r < 0)
+		gl_warn("rollback: IPAM undo failed: %s", e.msg);
+}
+
+/* Remove the addresses of res from the link again (after DAD failed). */
+static void unconfigure(struct gl_nl *nl, int ifindex, const struct gl_cni_result *res)
+{
+	char buf[GL_NL_BUFSIZE];
+
+	for (int i = 0; i < res->n_ips; i++)
+		gl_nl_talk(nl, gl_nl_build_addr(buf, gl_nl_seq(nl), RTM_DELADDR, ifindex,
+						&res->ips[i].address, 0), NULL, NULL, NULL);
+}
+
+/* The ARP socket lives in the pod's netns, on the new link. */
+static int arp_open_in(int ns_fd, int ifindex, int *ret_fd, struct gl_err *err)
+{
+	int orig, r, q;
+
+	r = gl_netns_enter(ns_fd, &orig, err);
+	if (r < 0)
+		return r;
+	r = gl_arp_open(ifindex, ret_fd);
+	q = gl_netns_restore(orig);
+	if (q < 0) {
+		if (r == 0)
+			close(*ret_fd);
+		return gl_err_set(err, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-q));
+	}
+	if (r < 0)
+		return gl_err_set(err, GL_ERR_IO, "ARP socket: %s", strerror(-r));
+	return 0;
 }
 
 int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err)
@@ -349,6 +393,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	_cleanup_close_ int arp_fd = -1;
 	char buf[GL_NL_BUFSIZE], macs[GL_MAC_STRLEN];
 	uint8_t mac[6];
+	struct gl_ipam_undo undo = {0};
 	bool mac_set, dad = false;
 	int r, orig = -1;
 
@@ -390,37 +435,50 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	memcpy(mac, link.mac, 6);
 
 	if (c.ipam_type[0]) {
-		r = ipam_run(req, c.ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, err);
+		r = ipam_run(req, c.ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, &undo, err);
 		if (r < 0)
 			goto undo_link;
 	}
 
-	/* Conflict detection runs inside the pod's netns, on the new link. */
-	r = gl_netns_enter(ns_fd, &orig, err);
-	if (r < 0)
-		goto undo_ipam;
-	for (int round = 0; c.probe; round++) {
+	/* Probe IPv4 before use, let the kernel's DAD check IPv6 once added;
+	 * an address the LAN answers for goes back to gamelan-ipam, which sets
+	 * it aside and hands out another. */
+	for (int round = 0;; round++) {
 		struct gl_ip bad[GL_CNI_MAX_IPS];
 		_cleanup_free_ char *again = NULL;
-		int n_bad = probe_addresses(req, &c, link.ifindex, mac, res, &arp_fd, bad, err);
+		char s[GL_IP_STRLEN];
+		int n_bad = 0;
 
-		if (n_bad <= 0) {
-			r = n_bad;
-			break;
+		if (c.probe) {
+			n_bad = probe_addresses(req, &c, ns_fd, link.ifindex, mac, res, &arp_fd, bad, err);
+			if (n_bad < 0) {
+				r = n_bad;
+				goto undo_ipam;
+			}
 		}
+		if (n_bad == 0) {
+			r = configure(pod, req, &c, link.ifindex, res, &dad, err);
+			if (r < 0)
+				goto undo_ipam;
+			r = dad ? wait_dad(pod, link.ifindex, DAD_WAIT_MS, &bad[0], err) : 0;
+			if (r == -EADDRINUSE) {
+				gl_err_details(err, "IPv6 duplicate address detection failed for %s",
+					       gl_ip_str(&bad[0], s, sizeof(s)));
+				unconfigure(pod, link.ifindex, res);
+				n_bad = 1;
+			} else if (r < 0) {
+				goto undo_ipam;
+			}
+		}
+		if (n_bad == 0)
+			break;
 		/* Only gamelan-ipam knows how to set an address aside; with any
 		 * other IPAM a conflict ends the ADD. */
 		if (strcmp(c.ipam_type, GL_IPAM_TYPE) != 0 || round >= CONFLICT_ROUNDS) {
-			char s[GL_IP_STRLEN];
-
 			r = gl_err_set(err, GL_ERR_ADDR_IN_USE, "address %s is already in use on the LAN",
 				       gl_ip_str(&bad[0], s, sizeof(s)));
-			break;
-		}
-		r = gl_netns_restore(orig);
-		orig = -1;
-		if (r < 0)
 			goto undo_ipam;
+		}
 		again = conf_with_conflicts(req->conf, bad, n_bad);
 		if (!again) {
 			r = -ENOMEM;
@@ -428,36 +486,28 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 		}
 		memset(res, 0, sizeof(*res));
 		err->details[0] = '\0';
-		r = ipam_run(req, c.ipam_type, GL_CNI_ADD, again, strlen(again), res, err);
-		if (r < 0)
-			goto undo_ipam;
-		r = gl_netns_enter(ns_fd, &orig, err);
-		if (r < 0)
-			goto undo_ipam;
-	}
-	if (r < 0)
-		goto undo_ns;
-	r = configure(pod, req, &c, link.ifindex, res, &dad, err);
-	if (r < 0)
-		goto undo_ns;
-	if (dad) {
-		struct gl_ip bad;
+		r = ipam_run(req, c.ipam_type, GL_CNI_ADD, again, strlen(again), res, &undo, err);
+		if (r < 0 && err->code == GL_ERR_POOL_EXHAUSTED) {
+			char why[GL_ERR_MSG_MAX];
 
-		r = wait_dad(pod, link.ifindex, DAD_WAIT_MS, &bad, err);
-		if (r == -EADDRINUSE) {
-			char s[GL_IP_STRLEN];
-
-			r = gl_err_set(err, GL_ERR_ADDR_IN_USE, "IPv6 duplicate address detection failed for %s",
-				       gl_ip_str(&bad, s, sizeof(s)));
+			/* The cause a human must fix is the conflict, not the pool. */
+			memcpy(why, err->msg, sizeof(why));
+			gl_err_reset(err, GL_ERR_ADDR_IN_USE,
+				     "address %s is already in use on the LAN, and no other address is free (%s)",
+				     gl_ip_str(&bad[0], s, sizeof(s)), why);
 		}
 		if (r < 0)
-			goto undo_ns;
+			goto undo_ipam;
 	}
-	announce(link.ifindex, mac, res, TAKE_FD(arp_fd));
-	r = gl_netns_restore(orig);
-	orig = -1;
+	r = gl_netns_enter(ns_fd, &orig, err);
 	if (r < 0)
 		goto undo_ipam;
+	announce(link.ifindex, mac, res, TAKE_FD(arp_fd));
+	r = gl_netns_restore(orig);
+	if (r < 0) {
+		gl_err_set(err, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-r));
+		goto undo_ipam;
+	}
 
 	for (int i = 0; i < res->n_ips; i++) {
 		char s[GL_IP_STRLEN];
@@ -472,11 +522,8 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	*ret = *res;
 	return 0;
 
-undo_ns:
-	if (orig >= 0 && gl_netns_restore(orig) < 0)
-		gl_error("cannot return to the runtime's netns during rollback");
 undo_ipam:
-	ipam_undo(req, &c);
+	ipam_undo(req, &c, &undo);
 undo_link:
 	if (gl_nl_link_del(pod, link.ifindex > 0 ? link.ifindex : 0, NULL) < 0) {
 		struct gl_nl_link l;
@@ -500,7 +547,7 @@ int macvlan_del(struct gl_cni_req *req, struct gl_err *err)
 	if (r < 0)
 		return r;
 	if (c.ipam_type[0]) {
-		r = ipam_run(req, c.ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, err);
+		r = ipam_run(req, c.ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, NULL, err);
 		if (r < 0)
 			return r;
 	}
@@ -547,7 +594,7 @@ int macvlan_check(struct gl_cni_req *req, struct gl_err *err)
 	if (!req->has_prev)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "CHECK needs prevResult");
 	if (c.ipam_type[0]) {
-		r = ipam_run(req, c.ipam_type, GL_CNI_CHECK, req->raw, req->raw_len, NULL, err);
+		r = ipam_run(req, c.ipam_type, GL_CNI_CHECK, req->raw, req->raw_len, NULL, NULL, err);
 		if (r < 0)
 			return r;
 	}
@@ -620,7 +667,7 @@ int macvlan_status(struct gl_cni_req *req, struct gl_err *err)
 			return gl_err_set(err, GL_ERR_NOT_AVAILABLE, "master link %s is down", master.name);
 	}
 	if (c.ipam_type[0])
-		return ipam_run(req, c.ipam_type, GL_CNI_STATUS, req->raw, req->raw_len, NULL, err);
+		return ipam_run(req, c.ipam_type, GL_CNI_STATUS, req->raw, req->raw_len, NULL, NULL, err);
 	return 0;
 }
 
@@ -633,6 +680,6 @@ int macvlan_gc(struct gl_cni_req *req, struct gl_err *err)
 		return r;
 	/* Links die with their netns; what outlives a pod is its reservation. */
 	if (c.ipam_type[0])
-		return ipam_run(req, c.ipam_type, GL_CNI_GC, req->raw, req->raw_len, NULL, err);
+		return ipam_run(req, c.ipam_type, GL_CNI_GC, req->raw, req->raw_len, NULL, NULL, err);
 	return 0;
 }

@@ -206,6 +206,7 @@ static bool in_list(const struct gl_ip *list, int n, const struct gl_ip *ip)
 struct add_arg {
 	const struct gl_alloc_req *req;
 	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	bool fresh[GL_IPAM_MAX_POOLS];
 };
 
 static void fill_bound(struct gl_resv *r, const struct gl_alloc_req *req, int pool)
@@ -314,6 +315,8 @@ static int record_conflicts(struct txn *t, const struct gl_alloc_req *req, int p
 	return 0;
 }
 
+static int release_row(struct txn *t, const struct gl_ipam_conf *c, int idx, int64_t now);
+
 static int ip_cmp_qsort(const void *a, const void *b)
 {
 	return gl_ip_cmp(a, b);
@@ -411,11 +414,15 @@ static int take_target(struct txn *t, const struct gl_alloc_req *req, int pool,
 		const struct gl_resv *r = &t->rows.v[idx];
 
 		if (r->state == GL_RESV_CONFLICT) {
-			/* A pin is the admin's word; the macvlan probe checks the LAN again. */
-			if (!pin && !gl_alloc_expired(r, req->now))
+			/* Nobody gets an address while the LAN conflict lasts, not even
+			 * the identity it is pinned for: that is an error to fix on the
+			 * LAN, and taking the row would lose the conflict record. */
+			if (!gl_alloc_expired(r, req->now))
 				return gl_err_set(t->err, GL_ERR_ADDR_IN_USE,
-						  "requested address %s was answered for by another host on the LAN; "
-						  "it is kept out of use for a while", ipstr(target, a));
+						  "%s address %s was answered for by another host on the LAN; it is "
+						  "kept out of use until the conflict hold passes (or `gamelan-ipam "
+						  "release %s %s` once the LAN is fixed)", kind, ipstr(target, a),
+						  req->conf->network, a);
 		} else if (strcmp(r->identity, req->identity) == 0) {
 			if (r->state == GL_RESV_BOUND)
 				return gl_err_set(t->err, GL_ERR_PIN_CONFLICT,
@@ -465,7 +472,8 @@ static int requested_for(const struct gl_alloc_req *req, int pool, const struct 
 	return 0;
 }
 
-static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, struct gl_ip *ret)
+static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, struct gl_ip *ret,
+		    bool *ret_fresh)
 {
 	const struct gl_ipam_conf *c = req->conf;
 	const struct gl_ip *target = pin_for(c, req->identity, pool);
@@ -483,6 +491,7 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 			return r;
 	}
 	mine = find_mine(t, req->identity, req->ifname, pool);
+	*ret_fresh = mine < 0;
 	if (target) {
 		r = take_target(t, req, pool, target, pin, mine);
 		if (r >= 0)
@@ -523,7 +532,7 @@ static int add_fn(struct txn *t, void *arg)
 	struct add_arg *a = arg;
 
 	for (int p = 0; p < a->req->conf->n_pools; p++) {
-		int r = add_pool(t, a->req, p, &a->ips[p]);
+		int r = add_pool(t, a->req, p, &a->ips[p], &a->fresh[p]);
 
 		if (r < 0)
 			return r;
@@ -554,7 +563,47 @@ int gl_alloc_add(struct gl_store *s, const struct gl_alloc_req *req,
 	if (r < 0)
 		return r;
 	memcpy(ret_ips, a.ips, sizeof(a.ips[0]) * (size_t)req->conf->n_pools);
+	if (req->ret_fresh)
+		memcpy(req->ret_fresh, a.fresh, sizeof(a.fresh[0]) * (size_t)req->conf->n_pools);
 	return 0;
+}
+
+struct undo_arg {
+	const struct gl_alloc_req *req;
+	const bool *fresh;
+};
+
+/* Take back what an ADD of this container did: a reservation the ADD made
+ * goes away, one the identity already had is released as DEL would. */
+static int undo_fn(struct txn *t, void *arg)
+{
+	const struct undo_arg *a = arg;
+	const struct gl_alloc_req *req = a->req;
+
+	for (size_t i = 0; i < t->rows.n; i++) {
+		const struct gl_resv *r = &t->rows.v[i];
+		int ret;
+
+		if (dead(r) || r->state != GL_RESV_BOUND || strcmp(r->identity, req->identity) != 0 ||
+		    strcmp(r->ifname, req->ifname) != 0 || strcmp(r->container_id, req->container_id) != 0 ||
+		    r->pool < 0 || r->pool >= req->conf->n_pools)
+			continue;
+		ret = a->fresh[r->pool] ? t_remove(t, (int)i) : release_row(t, req->conf, (int)i, req->now);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int gl_alloc_undo(struct gl_store *s, const struct gl_alloc_req *req,
+		  const bool fresh[GL_IPAM_MAX_POOLS], struct gl_err *err)
+{
+	struct undo_arg a = { .req = req, .fresh = fresh };
+	int r = req_check(req, err);
+
+	if (r < 0)
+		return r;
+	return run(s, req->conf->network, undo_fn, &a, err);
 }
 
 /* ---- DEL, GC ---- */

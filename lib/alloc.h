@@ -38,12 +38,18 @@ struct gl_alloc_req {
 	int n_conflicts;
 	const struct gl_ip *requested;      /* addresses the runtime asked for */
 	int n_requested;
+	bool *ret_fresh;                    /* optional, n_pools: ADD made the row (no earlier one) */
 };
 
 /* ADD: one address per range set, ret_ips[pool] for pool 0..n_pools-1.
  * ret_ips is written only on success. */
 int gl_alloc_add(struct gl_store *s, const struct gl_alloc_req *req,
 		 struct gl_ip ret_ips[GL_IPAM_MAX_POOLS], struct gl_err *err);
+/* Roll back an ADD of this container (fresh as ADD reported it): rows the
+ * ADD made are removed, rows the identity had before are released as DEL
+ * does. For a plugin whose later step failed. */
+int gl_alloc_undo(struct gl_store *s, const struct gl_alloc_req *req,
+		  const bool fresh[GL_IPAM_MAX_POOLS], struct gl_err *err);
 /* DEL: release what this container holds; nothing held is success. */
 int gl_alloc_del(struct gl_store *s, const struct gl_alloc_req *req, struct gl_err *err);
 /* CHECK: the addresses bound to this container, one per range set;

@@ -129,8 +129,10 @@ static int call_init(struct call *c, const struct gl_cni_req *req, struct gl_err
 	return 0;
 }
 
-static int ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err)
+int gl_ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_ipam_undo *ret_undo,
+		struct gl_err *err)
 {
+	struct gl_ipam_undo undo = {0};
 	_cleanup_(call_freep) struct call *c = calloc(1, sizeof(*c));
 	_cleanup_store_ struct gl_store *s = NULL;
 	struct gl_ip ips[GL_IPAM_MAX_POOLS];
@@ -150,10 +152,15 @@ static int ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl
 				  &c->areq.n_requested, err);
 	if (r >= 0)
 		r = open_store(&c->conf, true, &s, err);
+	c->areq.ret_fresh = undo.fresh;
 	if (r >= 0)
 		r = gl_alloc_add(s, &c->areq, ips, err);
 	if (r < 0)
 		return r;
+	if (ret_undo) {
+		undo.valid = true;
+		*ret_undo = undo;
+	}
 
 	memset(ret, 0, sizeof(*ret));
 	for (int p = 0; p < c->conf.n_pools; p++) {
@@ -172,6 +179,29 @@ static int ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl
 	ret->n_routes = c->conf.n_routes;
 	ret->dns = c->conf.dns;
 	return 0;
+}
+
+static int ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err)
+{
+	return gl_ipam_add(req, ret, NULL, err);
+}
+
+int gl_ipam_undo(struct gl_cni_req *req, const struct gl_ipam_undo *u, struct gl_err *err)
+{
+	_cleanup_(call_freep) struct call *c = calloc(1, sizeof(*c));
+	_cleanup_store_ struct gl_store *s = NULL;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	if (!u->valid)
+		return 0;
+	r = call_init(c, req, err);
+	if (r >= 0)
+		r = open_store(&c->conf, false, &s, err);
+	if (r >= 0)
+		r = gl_alloc_undo(s, &c->areq, u->fresh, err);
+	return r;
 }
 
 static int ipam_del(struct gl_cni_req *req, struct gl_err *err)

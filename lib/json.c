@@ -70,8 +70,8 @@ int gl_json_get_str(json_object *o, const char *what, const char *key, const cha
 	if (r <= 0)
 		return r;
 	if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "%s.%s contains a NUL byte",
-				  what ? what : "", key);
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "%s%s%s contains a NUL byte",
+				  what ? what : "", what ? "." : "", key);
 	*ret = json_object_get_string(v);
 	return 1;
 }

@@ -20,21 +20,21 @@ int gl_netns_open(const char *path, int *ret_fd, struct gl_err *err)
 	int fd;
 
 	if (path[0] != '/')
-		return gl_err_set(err, GL_ERR_INVALID_ENV, "netns path \"%s\" is not absolute", path);
+		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_NETNS \"%s\" is not an absolute path", path);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		int e = errno;
 
 		if (e == ENOENT)
-			return gl_err_set(err, GL_ERR_UNKNOWN_CONTAINER, "netns %s does not exist", path);
-		return gl_err_set(err, GL_ERR_INVALID_ENV, "netns %s: %s", path, strerror(e));
+			return gl_err_set(err, GL_ERR_UNKNOWN_CONTAINER, "CNI_NETNS %s does not exist", path);
+		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_NETNS %s: %s", path, strerror(e));
 	}
 	/* A bind-mounted namespace lives on nsfs; /proc/PID/ns/net on procfs.
 	 * Whether it is a *network* namespace, setns(CLONE_NEWNET) tells. */
 	if (fstatfs(fd, &sfs) < 0 || (sfs.f_type != (typeof(sfs.f_type))NSFS_MAGIC &&
 				      sfs.f_type != (typeof(sfs.f_type))PROC_SUPER_MAGIC)) {
 		close(fd);
-		return gl_err_set(err, GL_ERR_INVALID_ENV, "%s is not a network namespace", path);
+		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_NETNS %s is not a network namespace", path);
 	}
 	*ret_fd = fd;
 	return 0;
@@ -51,7 +51,7 @@ int gl_netns_enter(int ns_fd, int *ret_orig, struct gl_err *err)
 
 		close(orig);
 		if (e == EINVAL)
-			return gl_err_set(err, GL_ERR_INVALID_ENV, "the netns path is not a network namespace");
+			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_NETNS is not a network namespace");
 		return gl_err_set(err, GL_ERR_IO, "setns: %s", strerror(e));
 	}
 	*ret_orig = orig;

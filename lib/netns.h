@@ -3,7 +3,7 @@
 #pragma once
 #include "err.h"
 
-/* Open path and check that it is a network namespace: ENOENT -> code 3
+/* Open path (the runtime's CNI_NETNS, which messages name) and check that it is a network namespace: ENOENT -> code 3
  * (container unknown), not a netns -> code 4. Returns an O_CLOEXEC fd. */
 int gl_netns_open(const char *path, int *ret_fd, struct gl_err *err);
 /* Enter ns_fd; *ret_orig gets an fd of the namespace we left. */

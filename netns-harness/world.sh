@@ -46,6 +46,10 @@ _GL_WORLD_SOURCED=1
 GL_TOP=${GL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 GLW=${GLW:-glw$$}
 GL_BIN=${GL_BIN:-$GL_TOP/build/san/bin}
+# CNI_PATH entries must be absolute (plugins skip relative ones, as they should).
+if [[ "$GL_BIN" != /* && -d "$GL_BIN" ]]; then
+	GL_BIN=$(cd "$GL_BIN" && pwd)
+fi
 GAME_JOIN_TIMEOUT_MS=${GAME_JOIN_TIMEOUT_MS:-2000}
 GAME_SERVER_PID=
 _GL_WORLD_ROLES=(sw router node1 node2 lanp wanp)
