@@ -544,6 +544,77 @@ static void test_conflict_on_pin(void **state)
 	env_done(&e);
 }
 
+/* A plugin whose later step failed takes its ADD back: a reservation the
+ * ADD made disappears; one the identity had before is only released. */
+static void test_undo(void **state)
+{
+	struct env e;
+	struct gl_ip ips[GL_IPAM_MAX_POOLS], pin;
+	struct gl_alloc_req r;
+	struct gl_err err = {0};
+	bool fresh[GL_IPAM_MAX_POOLS] = { false };
+
+	env_init(&e, SEED "}");
+	r = req(&e, "games/new-0", "c1", T0);
+	r.ret_fresh = fresh;
+	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
+	assert_true(fresh[0]);
+	assert_int_equal(gl_alloc_undo(e.s, &r, fresh, &err), 0);
+	assert_string_equal(status_of(&e, str(&ips[0])), "none");
+	assert_int_equal(e.f->rows.n, 0);
+
+	/* A returning identity keeps its address, Held again. */
+	assert_string_equal(add(&e, "games/dst-0", "c2", T0), "192.168.1.200");
+	del(&e, "games/dst-0", "c2", T0 + 1000);
+	r = req(&e, "games/dst-0", "c3", T0 + 2000);
+	r.ret_fresh = fresh;
+	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
+	assert_false(fresh[0]);
+	assert_int_equal(gl_alloc_undo(e.s, &r, fresh, &err), 0);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	/* Undo touches only this container's Bound rows. */
+	assert_string_equal(add(&e, "games/dst-1", "c4", T0), "192.168.1.201");
+	r = req(&e, "games/dst-1", "other", T0);
+	fresh[0] = true;
+	assert_int_equal(gl_alloc_undo(e.s, &r, fresh, &err), 0);
+	assert_string_equal(status_of(&e, "192.168.1.201"), "Bound");
+	env_done(&e);
+
+	/* A pin onto an address in an active LAN conflict: 102, nothing taken. */
+	env_init(&e, SEED "}");
+	gl_ip_parse("192.168.1.205", &pin);
+	r = req(&e, "games/x-0", "c5", T0);
+	assert_string_equal(add_req(&e, r), "192.168.1.200");
+	r.conflicts = &(struct gl_ip){ 0 };
+	gl_ip_parse("192.168.1.200", (struct gl_ip *)r.conflicts);
+	r.n_conflicts = 1;
+	assert_string_equal(add_req(&e, r), "192.168.1.201");
+	/* Now .200 is a conflict row; pin games/p-0 to it through admin. */
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Conflict");
+	r = req(&e, "games/q-0", "c6", T0);
+	r.requested = (struct gl_ip[]){ { 0 } };
+	gl_ip_parse("192.168.1.200", (struct gl_ip *)r.requested);
+	r.n_requested = 1;
+	assert_string_equal(add_req(&e, r), "E102");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Conflict");
+	/* The admin pins .200 in the config while the conflict lasts. */
+	{
+		const char *pinned = SEED ",\"pins\":{\"games/p-0\":\"192.168.1.200\"}}";
+		json_object *o = NULL;
+
+		gl_ipamconf_free(&e.conf);
+		assert_int_equal(gl_json_parse_object(pinned, strlen(pinned), &o, &err), 0);
+		assert_int_equal(gl_ipamconf_parse(o, "lan", &e.conf, &err), 0);
+		json_object_put(o);
+	}
+	assert_string_equal(add(&e, "games/p-0", "c7", T0), "E102");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Conflict");
+	/* Once the conflict hold has passed, the pin gets its address. */
+	assert_string_equal(add(&e, "games/p-0", "c7", T0 + 11 * 60 * 1000), "192.168.1.200");
+	(void)pin;
+	env_done(&e);
+}
+
 static void test_ipv6(void **state)
 {
 	struct env e;
@@ -1012,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_conflicts),
 		cmocka_unit_test(test_conflict_unknown_address),
 		cmocka_unit_test(test_conflict_on_pin),
+		cmocka_unit_test(test_undo),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_dual_stack),
 		cmocka_unit_test(test_del_by_container),
