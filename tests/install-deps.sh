@@ -4,7 +4,7 @@
 set -eu
 
 PKGS=(build-essential pkg-config libjson-c-dev libmnl-dev libsqlite3-dev libcmocka-dev
-	iproute2 containernetworking-plugins sqlite3 jq procps)
+	iproute2 containernetworking-plugins sqlite3 jq procps python3)
 
 missing=()
 for p in "${PKGS[@]}"; do
