@@ -44,6 +44,10 @@
 #   assert_proc_alive PID           assert_proc_gone PID
 #   t_container_id                  print a fresh 64-hex container ID
 #   T_TMP                           a temporary directory removed when the script ends
+#   k8s_args NS POD CID             CNI_ARGS as kubelet's runtime passes them
+#   db_rows / db_snap               gamelan-ipam's rows in $DB as JSON ([] without a store);
+#                                   db_snap without timestamps, for before/after comparisons
+#   pod_links NAME                  the links in pod netns NAME, sorted, space-separated
 
 set -u
 GL_TOP=${GL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -330,4 +334,26 @@ assert_proc_gone() {
 t_container_id() {
 	od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
 	printf '\n'
+}
+
+k8s_args() {
+	printf 'IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s' "$1" "$2" "$3"
+}
+
+db_rows() {
+	if [[ ! -e "${DB:?DB names the store}" ]]; then
+		echo '[]'
+		return 0
+	fi
+	"$GL_BIN/gamelan-ipam" list --db "$DB" --json
+}
+
+# What the store holds, without timestamps: a failed ADD must leave it as it found it.
+db_snap() {
+	db_rows | jq -c '[.[] | {network, ip, identity, ifname, state, containerID}] | sort_by(.network, .ip)'
+}
+
+pod_links() {
+	ip -n "$(world_ns "pod-$1")" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
+		sort | tr '\n' ' '
 }

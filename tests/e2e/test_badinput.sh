@@ -21,19 +21,6 @@ BASE=$(jq -nc --arg db "$DB" --arg sd "$T_TMP/state" '{
 		rangeEnd: "192.168.1.216", gateway: "192.168.1.1", routes: [{dst: "0.0.0.0/0"}],
 		store: {type: "sqlite", path: $db}}}')
 
-db_rows() {
-	if [[ ! -e "$DB" ]]; then
-		echo '[]'
-		return 0
-	fi
-	"$GL_BIN/gamelan-ipam" list --db "$DB" --json
-}
-
-pod_links() {
-	ip -n "$(world_ns pod-bad)" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-		sort | tr '\n' ' '
-}
-
 # bad_run CODES [key=value...]: one call that must fail with one of CODES (comma-separated).
 # Keys: cmd netns ifname cid args (the environment; an empty value leaves it unset),
 # jq (a filter applied to BASE), raw (stdin as given), file (stdin from a file),
@@ -87,7 +74,7 @@ bad_run() {
 	if [[ -n "$ver" ]]; then
 		assert_json_field "$T_OUT" '.cniVersion' "$ver" "cniVersion of the error" || return
 	fi
-	assert_eq "lo " "$(pod_links)" "links in the pod" || return
+	assert_eq "lo " "$(pod_links bad)" "links in the pod" || return
 	assert_eq "[]" "$(db_rows | jq -c .)" "rows in the store"
 }
 
@@ -222,7 +209,7 @@ case_still_works() {
 	assert_ok cni_call node1 gamelan-macvlan ADD "$POD" eth0 "$cid" "$ARGS" <<<"$BASE" || return
 	assert_json_field "$T_OUT" '.ips[0].address' 192.168.1.200/24 || return
 	assert_ok cni_call node1 gamelan-macvlan DEL "$POD" eth0 "$cid" "$ARGS" <<<"$BASE" || return
-	assert_eq "lo " "$(pod_links)" "links in the pod"
+	assert_eq "lo " "$(pod_links bad)" "links in the pod"
 }
 t_run "after all that, the base config works in the same pod" case_still_works
 

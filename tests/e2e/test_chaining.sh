@@ -16,15 +16,6 @@ done
 GIPAM=$(jq -nc --arg db "$DB" '{type: "gamelan-ipam", range: "192.168.1.200-192.168.1.216/24",
 	gateway: "192.168.1.1", routes: [{dst: "0.0.0.0/0"}], store: {type: "sqlite", path: $db}}')
 
-k8s_args() {
-	printf 'IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s' "$1" "$2" "$3"
-}
-
-pod_links() {
-	ip -n "$(world_ns "pod-$1")" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-		sort | tr '\n' ' '
-}
-
 with_prev() {
 	jq -c --argjson prev "$2" '. + {prevResult: $prev}' <<<"$1"
 }

@@ -20,10 +20,6 @@ CONF=$(jq -nc --arg db "$DB" --arg sd "$T_TMP/state" '{
 		exclude: ["192.168.1.77/32"], gateway: "192.168.1.1", routes: [{dst: "0.0.0.0/0"}],
 		store: {type: "sqlite", path: $db}}}')
 
-k8s_args() {
-	printf 'IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s' "$1" "$2" "$3"
-}
-
 node_of() {
 	if (($1 % 2)); then echo node2; else echo node1; fi
 }

@@ -17,31 +17,10 @@ CONF=$(jq -nc --arg db "$DB" --arg sd "$T_TMP/state" '{
 		gateway: "192.168.1.1", routes: [{dst: "0.0.0.0/0"}],
 		store: {type: "sqlite", path: $db}}}')
 
-k8s_args() {
-	printf 'IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s' "$1" "$2" "$3"
-}
-
-db_rows() {
-	if [[ ! -e "$DB" ]]; then
-		echo '[]'
-		return 0
-	fi
-	"$GL_BIN/gamelan-ipam" list --db "$DB" --json
-}
-
-db_snap() {
-	db_rows | jq -c '[.[] | {network, ip, identity, ifname, state, containerID}] | sort_by(.network, .ip)'
-}
-
 # The state of the row of an address in network lan ("none" without one).
 ip_state() {
 	db_rows | jq -r --arg ip "$1" --arg n "${2:-lan}" \
 		'[.[] | select(.ip == $ip and .network == $n) | .state] | if length == 0 then "none" else join(",") end'
-}
-
-pod_links() {
-	ip -n "$(world_ns "pod-$1")" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-		sort | tr '\n' ' '
 }
 
 now_ms() {

@@ -19,19 +19,6 @@ CONF=$(jq -nc --arg db "$DB" --arg sd "$STATE" '{
 # Most cases need no ARP probe (test_conflict.sh covers it); it only costs time.
 FAST=$(jq -c '.probe = false' <<<"$CONF")
 
-k8s_args() {
-	printf 'IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s' "$1" "$2" "$3"
-}
-
-# Rows of the store as JSON ([] when nothing was ever allocated).
-db_rows() {
-	if [[ ! -e "$DB" ]]; then
-		echo '[]'
-		return 0
-	fi
-	"$GL_BIN/gamelan-ipam" list --db "$DB" --json
-}
-
 # The state of the row of IDENTITY (IFNAME eth0), "none" when there is none.
 row_state() {
 	db_rows | jq -r --arg id "$1" --arg ifn "${2:-eth0}" \

@@ -25,28 +25,6 @@ HLCONF=$(jq -nc --arg sd "$T_TMP/state" '{
 # has given an address and the link is up (the last step of ADD).
 BAD_ROUTE='.ipam.routes = [{dst: "0.0.0.0/0"}, {dst: "10.9.0.0/16", gw: "10.1.1.1"}]'
 
-k8s_args() {
-	printf 'IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s' "$1" "$2" "$3"
-}
-
-db_rows() {
-	if [[ ! -e "$DB" ]]; then
-		echo '[]'
-		return 0
-	fi
-	"$GL_BIN/gamelan-ipam" list --db "$DB" --json
-}
-
-# What the store holds, without timestamps: a failed ADD must leave it as it found it.
-db_snap() {
-	db_rows | jq -c '[.[] | {network, ip, identity, ifname, state, containerID}] | sort_by(.network, .ip)'
-}
-
-pod_links() {
-	ip -n "$(world_ns "pod-$1")" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-		sort | tr '\n' ' '
-}
-
 # hl_conf DIR [JQ]: the host-local config with its own dataDir.
 hl_conf() {
 	jq -c --arg d "$T_TMP/$1" ".ipam.dataDir = \$d | ${2:-.}" <<<"$HLCONF"

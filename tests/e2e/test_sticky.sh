@@ -15,18 +15,6 @@ CONF=$(jq -nc --arg db "$DB" --arg sd "$T_TMP/state" '{
 		gateway: "192.168.1.1", routes: [{dst: "0.0.0.0/0"}],
 		store: {type: "sqlite", path: $db}}}')
 
-k8s_args() {
-	printf 'IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;K8S_POD_INFRA_CONTAINER_ID=%s' "$1" "$2" "$3"
-}
-
-db_rows() {
-	if [[ ! -e "$DB" ]]; then
-		echo '[]'
-		return 0
-	fi
-	"$GL_BIN/gamelan-ipam" list --db "$DB" --json
-}
-
 # field IDENTITY FIELD [IFNAME]: a field of the identity's row ("none" without a row).
 row_field() {
 	db_rows | jq -r --arg id "$1" --arg f "$2" --arg ifn "${3:-eth0}" \
