@@ -387,7 +387,8 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	_cleanup_nl_ struct gl_nl *host = NULL;
 	_cleanup_nl_ struct gl_nl *pod = NULL;
 	_cleanup_free_ struct gl_cni_result *res = calloc(1, sizeof(*res));
-	struct gl_nl_link master, link;
+	struct gl_nl_link master, link = { .ifindex = 0 };
+	char tmpname[IFNAMSIZ];
 	struct gl_nl *mnl;
 	struct gl_nl_link_spec spec;
 	_cleanup_close_ int arp_fd = -1;
@@ -414,25 +415,38 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	r = resolve_master(mnl, &c, &master, err);
 	if (r < 0)
 		return r;
-	if (gl_nl_link_get(pod, 0, req->ifname, &link, NULL) == 0)
-		return gl_err_set(err, GL_ERR_INVALID_ENV, "interface %s already exists in %s",
-				  req->ifname, req->netns);
 	pick_mac(req, &c, mac, &mac_set);
+	/* Created down under a name of our own, then renamed and brought up
+	 * inside the pod: kernels before 6.13 look the new name up in the
+	 * caller's netns, where the node's own eth0 would clash with it. */
+	snprintf(tmpname, sizeof(tmpname), "gl%08x", (unsigned)(getpid() ^ gl_now_mono_ms()) & 0xfffffffu);
 	spec = (struct gl_nl_link_spec){
-		.name = req->ifname, .master = master.ifindex, .macvlan_mode = c.mode,
+		.name = tmpname, .master = master.ifindex, .macvlan_mode = c.mode,
 		.mtu = c.mtu, .mac = mac_set ? mac : NULL,
-		.netns_fd = c.link_in_container ? -1 : ns_fd, .up = true,
+		.netns_fd = c.link_in_container ? -1 : ns_fd, .up = false,
 	};
 	r = gl_nl_talk(mnl, gl_nl_build_link_new(buf, gl_nl_seq(mnl), &spec), NULL, NULL, err);
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_NETLINK, "creating macvlan %s on %s: %s", req->ifname,
-				  master.name, strerror(-r));
-	r = gl_nl_link_get(pod, 0, req->ifname, &link, err);
+		return gl_err_set(err, GL_ERR_NETLINK, "creating macvlan on %s: %s", master.name,
+				  strerror(-r));
+	r = gl_nl_link_get(pod, 0, tmpname, &link, err);
 	if (r < 0) {
-		gl_err_set(err, GL_ERR_NETLINK, "the new link %s vanished: %s", req->ifname, strerror(-r));
+		gl_err_set(err, GL_ERR_NETLINK, "the new link %s vanished: %s", tmpname, strerror(-r));
 		goto undo_link;
 	}
 	memcpy(mac, link.mac, 6);
+	r = gl_nl_talk(pod, gl_nl_build_link_set(buf, gl_nl_seq(pod), link.ifindex, req->ifname, true,
+						 NULL, 0), NULL, NULL, err);
+	if (r == -EEXIST) {
+		gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_IFNAME %s already exists in %s", req->ifname,
+			   req->netns);
+		goto undo_link;
+	}
+	if (r < 0) {
+		gl_err_set(err, GL_ERR_NETLINK, "naming the link %s and bringing it up: %s", req->ifname,
+			   strerror(-r));
+		goto undo_link;
+	}
 
 	if (c.ipam_type[0]) {
 		r = ipam_run(req, c.ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, &undo, err);
@@ -525,12 +539,10 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 undo_ipam:
 	ipam_undo(req, &c, &undo);
 undo_link:
-	if (gl_nl_link_del(pod, link.ifindex > 0 ? link.ifindex : 0, NULL) < 0) {
-		struct gl_nl_link l;
-
-		if (gl_nl_link_get(pod, 0, req->ifname, &l, NULL) == 0)
-			gl_nl_link_del(pod, l.ifindex, NULL);
-	}
+	/* Only a link we made: by its index, or by our temporary name. */
+	if (link.ifindex <= 0 && gl_nl_link_get(pod, 0, tmpname, &link, NULL) < 0)
+		return r < 0 ? r : -EIO;
+	gl_nl_link_del(pod, link.ifindex, NULL);
 	return r < 0 ? r : -EIO;
 }
 

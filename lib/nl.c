@@ -86,8 +86,8 @@ struct nlmsghdr *gl_nl_build_link_del(void *buf, uint32_t seq, int ifindex)
 	return nlh;
 }
 
-struct nlmsghdr *gl_nl_build_link_set(void *buf, uint32_t seq, int ifindex, bool up,
-				      const uint8_t *mac, int mtu)
+struct nlmsghdr *gl_nl_build_link_set(void *buf, uint32_t seq, int ifindex, const char *name,
+				      bool up, const uint8_t *mac, int mtu)
 {
 	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, NLM_F_ACK, seq);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
@@ -96,6 +96,10 @@ struct nlmsghdr *gl_nl_build_link_set(void *buf, uint32_t seq, int ifindex, bool
 	ifi->ifi_index = ifindex;
 	ifi->ifi_flags = up ? IFF_UP : 0;
 	ifi->ifi_change = IFF_UP;
+	/* The kernel renames before it applies the flags: a down link can be
+	 * renamed and brought up by this one message. */
+	if (name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	if (mac)
 		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
 	if (mtu > 0)

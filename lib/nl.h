@@ -55,9 +55,10 @@ struct gl_nl_route {
 struct nlmsghdr *gl_nl_build_link_new(void *buf, uint32_t seq, const struct gl_nl_link_spec *spec);
 struct nlmsghdr *gl_nl_build_link_get(void *buf, uint32_t seq, int ifindex, const char *name);
 struct nlmsghdr *gl_nl_build_link_del(void *buf, uint32_t seq, int ifindex);
-/* Set flags/MAC/MTU of an existing link; mac NULL and mtu 0 leave them. */
-struct nlmsghdr *gl_nl_build_link_set(void *buf, uint32_t seq, int ifindex, bool up,
-				      const uint8_t *mac, int mtu);
+/* Rename an existing link and set its flags/MAC/MTU; name and mac NULL and
+ * mtu 0 leave them. */
+struct nlmsghdr *gl_nl_build_link_set(void *buf, uint32_t seq, int ifindex, const char *name,
+				      bool up, const uint8_t *mac, int mtu);
 struct nlmsghdr *gl_nl_build_addr(void *buf, uint32_t seq, uint16_t type, int ifindex,
 				  const struct gl_prefix *p, uint32_t flags);
 struct nlmsghdr *gl_nl_build_addr_dump(void *buf, uint32_t seq, int family);

@@ -276,7 +276,7 @@ static void test_link_del(void **state)
 static void test_link_set(void **state)
 {
 	char buf[GL_NL_BUFSIZE];
-	struct nlmsghdr *nlh = gl_nl_build_link_set(buf, 12, 3, true, mac1, 9000);
+	struct nlmsghdr *nlh = gl_nl_build_link_set(buf, 12, 3, "eth0", true, mac1, 9000);
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	struct tb t;
 
@@ -286,12 +286,13 @@ static void test_link_set(void **state)
 	assert_int_equal(ifi->ifi_flags, IFF_UP);
 	assert_int_equal(ifi->ifi_change, IFF_UP);
 	collect(nlh, sizeof(*ifi), &t);
-	assert_int_equal(t.n, 2);
+	assert_int_equal(t.n, 3);
+	assert_str_attr(&t, IFLA_IFNAME, "eth0");
 	assert_bin_attr(&t, IFLA_ADDRESS, mac1, 6);
 	assert_u32_attr(&t, IFLA_MTU, 9000);
 
 	/* Down, nothing else: the change mask still says "UP is meant". */
-	nlh = gl_nl_build_link_set(buf, 13, 3, false, NULL, 0);
+	nlh = gl_nl_build_link_set(buf, 13, 3, NULL, false, NULL, 0);
 	ifi = mnl_nlmsg_get_payload(nlh);
 	assert_int_equal(ifi->ifi_flags, 0);
 	assert_int_equal(ifi->ifi_change, IFF_UP);
