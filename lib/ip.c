@@ -157,30 +157,6 @@ int gl_ip_add(const struct gl_ip *ip, int64_t delta, struct gl_ip *ret)
 	return 0;
 }
 
-int64_t gl_ip_diff(const struct gl_ip *a, const struct gl_ip *b)
-{
-	size_t size = gl_ip_size(a);
-	bool neg = gl_ip_cmp(b, a) < 0;
-	const struct gl_ip *hi = neg ? a : b, *lo = neg ? b : a;
-	uint8_t d[16];
-	int borrow = 0;
-	uint64_t v = 0;
-
-	for (size_t i = size; i-- > 0;) {
-		int x = (int)hi->addr[i] - (int)lo->addr[i] - borrow;
-		borrow = x < 0;
-		d[i] = (uint8_t)(x + (borrow ? 256 : 0));
-	}
-	for (size_t i = 0; i < size; i++) {
-		if (v > (UINT64_MAX >> 8))
-			return neg ? INT64_MIN : INT64_MAX;
-		v = (v << 8) | d[i];
-	}
-	if (v > INT64_MAX)
-		return neg ? INT64_MIN : INT64_MAX;
-	return neg ? -(int64_t)v : (int64_t)v;
-}
-
 int gl_mac_parse(const char *s, uint8_t ret[6])
 {
 	unsigned int b[6];

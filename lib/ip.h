@@ -43,8 +43,6 @@ struct gl_ip gl_prefix_first(const struct gl_prefix *p);
 struct gl_ip gl_prefix_last(const struct gl_prefix *p);
 /* ip + delta (may be negative); -ERANGE on wrap past the family's space. */
 int gl_ip_add(const struct gl_ip *ip, int64_t delta, struct gl_ip *ret);
-/* b - a, saturated to INT64_MAX; both of one family. */
-int64_t gl_ip_diff(const struct gl_ip *a, const struct gl_ip *b);
 
 /* MAC addresses "aa:bb:cc:dd:ee:ff". */
 int gl_mac_parse(const char *s, uint8_t ret[6]);

@@ -21,14 +21,7 @@ static void conf_freep(struct gl_ipam_conf *c)
 
 static int load_conf(const struct gl_cni_req *req, struct gl_ipam_conf *ret, struct gl_err *err)
 {
-	json_object *ipam = NULL;
-	int r = gl_json_get_object(req->conf, NULL, "ipam", &ipam, err);
-
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "the network config has no ipam object");
-	return gl_ipamconf_parse(ipam, req->name, ret, err);
+	return gl_ipamconf_parse_netconf(req->conf, ret, err);
 }
 
 static int open_store(const struct gl_ipam_conf *c, bool create, struct gl_store **ret,

@@ -56,11 +56,6 @@ static int get_typed(json_object *o, const char *what, const char *key, json_typ
 	return 1;
 }
 
-int gl_json_get_string(json_object *o, const char *what, const char *key, const char **ret)
-{
-	return gl_json_get_str(o, what, key, ret, NULL);
-}
-
 int gl_json_get_str(json_object *o, const char *what, const char *key, const char **ret,
 		    struct gl_err *err)
 {

@@ -16,7 +16,6 @@ int gl_json_parse_object(const char *buf, size_t len, json_object **ret, struct 
 /* Each getter: key absent -> 0 and *ret untouched (unless noted);
  * present with the wrong type or value -> GL_ERR_INVALID_CONFIG naming `what.key`;
  * present and right -> 1. `what` names the enclosing object in messages. */
-int gl_json_get_string(json_object *o, const char *what, const char *key, const char **ret);
 /* The string must fit in size (NUL included). */
 int gl_json_get_strbuf(json_object *o, const char *what, const char *key, char *buf, size_t size,
 		       struct gl_err *err);

@@ -85,13 +85,3 @@ int gl_seen_record(const char *dir, const char *network, const char *ip, const c
 		unlink(tmp);
 	return r;
 }
-
-int gl_seen_forget(const char *dir, const char *network, const char *ip)
-{
-	char path[PATH_MAX];
-	int r = entry_path(dir, network, ip, path, sizeof(path));
-
-	if (r < 0)
-		return r;
-	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-}

@@ -9,5 +9,3 @@ bool gl_seen_recent(const char *dir, const char *network, const char *ip, const 
 		    int64_t within_ms);
 /* Record (or refresh) ip -> identity now. Creates dir 0700 and the file 0600. */
 int gl_seen_record(const char *dir, const char *network, const char *ip, const char *identity);
-/* Forget ip (after a conflict). */
-int gl_seen_forget(const char *dir, const char *network, const char *ip);

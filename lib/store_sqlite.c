@@ -308,9 +308,7 @@ static int sq_open(const struct gl_store_conf *conf, struct gl_store **ret, stru
 	s->seed = (unsigned)getpid() * 2654435761u ^ (unsigned)gl_now_mono_ms();
 	sqlite3_busy_handler(s->db, busy_handler, s);
 	old = umask(077);
-	r = tighten_all(conf->path, err);
-	if (r >= 0)
-		r = set_wal(s, err);
+	r = set_wal(s, err);
 	/* FULL: a committed reservation survives a power cut, so an address is
 	 * never handed out twice after a reboot. */
 	if (r >= 0)

@@ -298,33 +298,6 @@ static void test_ip_add(void **state)
 	}
 }
 
-static void test_ip_diff(void **state)
-{
-	struct gl_ip a = ip_of("192.168.1.200"), b = ip_of("192.168.1.216");
-	struct gl_ip lo = ip_of("0.0.0.0"), hi = ip_of("255.255.255.255");
-	struct gl_ip x = ip_of("2001:db8::"), y = ip_of("2001:db8::1:0"), z = ip_of("2001:db9::");
-
-	assert_int_equal(gl_ip_diff(&a, &b), 16);
-	assert_int_equal(gl_ip_diff(&b, &a), -16);
-	assert_int_equal(gl_ip_diff(&a, &a), 0);
-	assert_int_equal(gl_ip_diff(&lo, &hi), 0xffffffffLL);
-	assert_int_equal(gl_ip_diff(&hi, &lo), -0xffffffffLL);
-	assert_int_equal(gl_ip_diff(&(struct gl_ip){ .family = AF_INET, .addr = { 10, 0, 0, 255 } },
-				    &(struct gl_ip){ .family = AF_INET, .addr = { 10, 0, 1, 0 } }), 1);
-	assert_int_equal(gl_ip_diff(&x, &y), 65536);
-	assert_int_equal(gl_ip_diff(&y, &x), -65536);
-	/* 2^80 does not fit: saturated. */
-	assert_true(gl_ip_diff(&x, &z) == INT64_MAX);
-	assert_true(gl_ip_diff(&z, &x) == INT64_MIN);
-	/* add and diff agree. */
-	for (int64_t d = -300; d <= 300; d += 37) {
-		struct gl_ip r;
-
-		assert_int_equal(gl_ip_add(&a, d, &r), 0);
-		assert_int_equal(gl_ip_diff(&a, &r), d);
-	}
-}
-
 static void test_mac_parse(void **state)
 {
 	uint8_t mac[6];
@@ -419,7 +392,6 @@ int main(void)
 		cmocka_unit_test(test_prefix_contains),
 		cmocka_unit_test(test_prefix_masked_first_last),
 		cmocka_unit_test(test_ip_add),
-		cmocka_unit_test(test_ip_diff),
 		cmocka_unit_test(test_mac_parse),
 		cmocka_unit_test(test_mac_parse_bad),
 		cmocka_unit_test(test_mac_stable),
