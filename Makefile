@@ -8,7 +8,7 @@ PREFIX      ?= /usr/local
 CNI_BIN_DIR ?= /opt/cni/bin
 DESTDIR     ?=
 
-PKGS        := json-c libmnl sqlite3
+PKGS        := json-c libmnl libnftnl sqlite3 libcurl yaml-0.1
 CC          ?= cc
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -42,11 +42,12 @@ LIB_A   := $(BUILD)/libgamelan.a
 # Each product binary: name = folder's sources.
 MACVLAN_SRC := $(wildcard cni-macvlan/*.c)
 IPAM_SRC    := $(wildcard ipam/*.c)
+SNAT_SRC    := $(wildcard snat/*.c)
 HARNESS_SRC := $(wildcard netns-harness/*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 
-PLUGINS := $(BIN)/gamelan-macvlan $(BIN)/gamelan-ipam
+PLUGINS := $(BIN)/gamelan-macvlan $(BIN)/gamelan-ipam $(BIN)/gamelan-snat
 HARNESS := $(HARNESS_SRC:netns-harness/%.c=$(BIN)/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BIN)/%)
 UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -67,6 +68,10 @@ $(BIN)/gamelan-macvlan: $(MACVLAN_SRC:%.c=$(OBJ)/%.o) $(LIB_A)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/gamelan-ipam: $(IPAM_SRC:%.c=$(OBJ)/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/gamelan-snat: $(SNAT_SRC:%.c=$(OBJ)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -112,6 +117,7 @@ install: $(PLUGINS)
 	install -d $(DESTDIR)$(CNI_BIN_DIR) $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(CNI_BIN_DIR)/
 	ln -sf $(CNI_BIN_DIR)/gamelan-ipam $(DESTDIR)$(PREFIX)/bin/gamelan-ipam
+	ln -sf $(CNI_BIN_DIR)/gamelan-snat $(DESTDIR)$(PREFIX)/bin/gamelan-snat
 
 clean:
 	rm -rf build

@@ -3,8 +3,9 @@
 # everything is there already (dpkg-query only); apt-get update runs only before an install.
 set -eu
 
-PKGS=(build-essential pkg-config libjson-c-dev libmnl-dev libsqlite3-dev libcmocka-dev
-	iproute2 containernetworking-plugins sqlite3 jq procps python3)
+PKGS=(build-essential pkg-config libjson-c-dev libmnl-dev libnftnl-dev libsqlite3-dev
+	libcurl4-openssl-dev libyaml-dev libcmocka-dev iproute2 nftables containernetworking-plugins
+	sqlite3 jq procps python3 python3-yaml openssl curl)
 
 missing=()
 for p in "${PKGS[@]}"; do
