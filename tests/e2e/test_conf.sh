@@ -62,7 +62,64 @@ check_example() {
 	assert_no_link "pod-$pod" eth0 || return 1
 }
 
+# Print the config a runtime hands plugin number IDX of conflist FILE (libcni: the list's
+# cniVersion and name; the interface plugin pointed at temporary state as above).
+plugin_conf_of() {
+	python3 - "$1" "$2" "$T_TMP/$(basename "$1")" <<'PY'
+import json, sys
+path, idx, state = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+lst = json.load(open(path))
+conf = dict(lst["plugins"][idx])
+conf["cniVersion"] = lst["cniVersion"]
+conf["name"] = lst["name"]
+if "ipam" in conf:
+    conf["stateDir"] = state + "/macvlan"
+    conf["ipam"]["store"] = {"type": "sqlite", "path": state + "/ipam.db"}
+print(json.dumps(conf))
+PY
+}
+
+# A conflist with a chained gamelan-snat: ADD in order (each plugin gets the previous result
+# as prevResult, and gamelan-snat passes it on unchanged), CHECK every plugin with the final
+# result, DEL in reverse order; the pod's table comes and goes with it.
+check_chain() {
+	local file=$1 c0 c1 netns pod id args res0 res1 rules
+	c0=$(plugin_conf_of "$file" 0) || { t_fail "cannot read $file"; return 1; }
+	c1=$(plugin_conf_of "$file" 1) || return 1
+	assert_match '"type": "gamelan-snat"' "$c1" "second plugin type" || return 1
+	pod=chain$RANDOM
+	netns=$(pod_netns "$pod") || return 1
+	id=$(t_container_id)
+	args="IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0"
+	assert_ok cni_call node1 gamelan-macvlan ADD "$netns" eth0 "$id" "$args" <<<"$c0" || return 1
+	res0=$T_OUT
+	assert_ok cni_call node1 gamelan-snat ADD "$netns" eth0 "$id" "$args" \
+		<<<"$(jq -c --argjson p "$res0" '. + {prevResult: $p}' <<<"$c1")" || return 1
+	res1=$T_OUT
+	assert_eq "$(jq -S . <<<"$res0")" "$(jq -S . <<<"$res1")" "gamelan-snat's result" || return 1
+	rules=$(ip netns exec "$(world_ns "pod-$pod")" nft list table inet gamelan-snat-eth0) || {
+		t_fail "no table inet gamelan-snat-eth0 in the pod"
+		return 1
+	}
+	assert_match 'iifname "eth0" ip saddr != 192\.168\.1\.0/24 udp dport 10999 .*snat ip to 192\.168\.1\.1 comment "gamelan:'"$id"':eth0"' \
+		"$rules" "the pod's rule" || return 1
+	assert_ok cni_call node1 gamelan-macvlan CHECK "$netns" eth0 "$id" "$args" \
+		<<<"$(jq -c --argjson p "$res1" '. + {prevResult: $p}' <<<"$c0")" || return 1
+	assert_ok cni_call node1 gamelan-snat CHECK "$netns" eth0 "$id" "$args" \
+		<<<"$(jq -c --argjson p "$res1" '. + {prevResult: $p}' <<<"$c1")" || return 1
+	assert_ok cni_call node1 gamelan-snat DEL "$netns" eth0 "$id" "$args" \
+		<<<"$(jq -c --argjson p "$res1" '. + {prevResult: $p}' <<<"$c1")" || return 1
+	assert_eq "" "$(ns_nft_tables "pod-$pod")" "tables left in the pod" || return 1
+	assert_ok cni_call node1 gamelan-macvlan DEL "$netns" eth0 "$id" "$args" <<<"$c0" || return 1
+	assert_no_link "pod-$pod" eth0 || return 1
+}
+
 for f in "$GL_TOP"/conf/*.conflist "$GL_TOP"/conf/nad-*.yaml; do
 	t_run "conf/$(basename "$f") works as its consumer passes it" check_example "$f"
+done
+for f in "$GL_TOP"/conf/*.conflist; do
+	if [[ $(jq '.plugins | length' "$f") -gt 1 ]]; then
+		t_run "conf/$(basename "$f") chains its plugins as libcni does" check_chain "$f"
+	fi
 done
 t_done
