@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # gamelan benchmark: gamelan-macvlan + gamelan-ipam against the reference macvlan + host-local,
-# side by side in one netns world, through bench/cnibench (see bench/README.md).
+# side by side in one netns world, through bench/cnibench; then gamelan-snat's router mode
+# against `nft -f` (bench/snatbench.sh, in a namespace of its own). See bench/README.md.
 #
 #   bench/run.sh [BIN_DIR]        (make bench: BIN_DIR = build/bin, the optimized build)
 #
 # Settings (environment): BENCH_N (default 200) iterations of the common path;
 # BENCH_N_FIRST (default min(BENCH_N, 150): the pool has 155 addresses) first allocations;
 # BENCH_N_PROBE (default min(BENCH_N_FIRST, 50)) first allocations with the default probe,
-# each of which waits for the probe by design; BENCH_NC (default 50) concurrent calls.
+# each of which waits for the probe by design; BENCH_NC (default 50) concurrent calls;
+# BENCH_SNAT=0 skips the snat section (BENCH_SNAT_RUNS, BENCH_SNAT_N: see bench/snatbench.sh).
 # Prints figures; never asserts speed. Exits non-zero only when a plugin call failed or the
 # benchmark could not run.
 set -u
@@ -210,8 +212,22 @@ END {
 	if (anyfail) printf "SOME PLUGIN CALLS FAILED: the figures above are incomplete (see FAIL lines)\n"
 }' "$RESULTS"
 
+# 4. gamelan-snat router mode against nft -f: 1000 forwards, and one of them changed.
+SNAT_FAILED=0
+if [[ "${BENCH_SNAT:-1}" != 0 ]]; then
+	echo
+	if [[ ! -x "$BIN/gamelan-snat" ]] || ! command -v nft >/dev/null; then
+		echo "bench: snat section skipped: $BIN/gamelan-snat or nft is missing (make; make deps)" >&2
+		SNAT_FAILED=1
+	elif ! GLW=${GLW}s "$GL_TOP/bench/snatbench.sh" "$BIN"; then
+		echo "bench: the snat benchmark failed (see FAIL lines)" >&2
+		SNAT_FAILED=1
+	fi
+fi
+
 if ((FAILED)) || grep -q ' fail=[1-9]' "$RESULTS"; then
 	echo "bench: some plugin calls failed" >&2
 	exit 1
 fi
+((SNAT_FAILED == 0)) || exit 1
 exit 0

@@ -5,7 +5,10 @@
 #
 # Two LAN-only game servers get real LAN addresses from gamelan-macvlan + gamelan-ipam; a LAN
 # player gets in, a WAN friend is refused; one server is deleted and recreated on another
-# node with the same IP and MAC. Exits non-zero as soon as a step does not behave as told.
+# node with the same IP and MAC. Last act: the WAN friend, refused even through the home
+# router's port-forward, gets in once gamelan-snat is chained in the pod (in-pod mode), and
+# again with gamelan-snat's router mode instead. Exits non-zero as soon as a step does not
+# behave as told.
 # Everything (namespaces, the IPAM store) lives in temporary places and is removed at exit.
 #
 # For checking the script's mechanics against other plugins: GL_DEMO_MACVLAN=macvlan and/or
@@ -52,7 +55,7 @@ container_id() {
 for tool in jq od; do
 	command -v "$tool" >/dev/null || fail "$tool is missing (make deps)"
 done
-for p in "$MACVLAN" "$IPAM" lanserver lanclient; do
+for p in "$MACVLAN" "$IPAM" gamelan-snat lanserver lanclient; do
 	[[ -x "$GL_BIN/$p" || -x "/usr/lib/cni/$p" ]] || fail "$p is not built in $GL_BIN"
 done
 
@@ -87,7 +90,8 @@ CONF=$(jq -n --arg t "$MACVLAN" --arg sd "$TMP/macvlan-state" --argjson ipam "$i
 printf '%s\n' "$CONF" | sed 's/^/   /'
 say "(stateDir and store.path point into $TMP only so that the demo leaves nothing behind.)"
 
-# pod_add NODE NAME NETNS_NAME: ADD as kubelet's runtime would; sets CID, IP, MAC.
+# pod_add NODE NAME NETNS_NAME: ADD as kubelet's runtime would; sets CID, IP, MAC and RES
+# (the result, which a chained plugin gets as prevResult).
 pod_add() {
 	local node=$1 name=$2 nsname=$3 path res rc
 	path=$(pod_netns "$nsname") || fail "cannot create the pod's netns"
@@ -100,6 +104,7 @@ pod_add() {
 		printf '%s\n' "$res" | sed 's/^/   /' >&2
 		fail "CNI ADD of games/$name on $node exited $rc"
 	fi
+	RES=$res
 	IP=$(jq -r '.ips[0].address // empty' <<<"$res" | cut -d/ -f1)
 	MAC=$(jq -r '(.ips[0].interface // 0) as $i | .interfaces[$i].mac // empty' <<<"$res")
 	[[ -n "$IP" && -n "$MAC" ]] || fail "the ADD result has no address or MAC: $res"
@@ -168,7 +173,7 @@ say "Nobody answers at $IP0 any more."
 # ---------------------------------------------------------------------------------------------
 step "The StatefulSet recreates games/dst-0, this time on node2: new netns, new container ID."
 pod_add node2 dst-0 dst-0-again
-IP0B=$IP MAC0B=$MAC CID0B=$CID
+IP0B=$IP MAC0B=$MAC CID0B=$CID RES0B=$RES
 [[ "$CID0B" != "$CID0" ]] || fail "the container ID did not change"
 [[ "$IP0B" == "$IP0" ]] || fail "dst-0 came back with $IP0B instead of $IP0: a port-forward to $IP0 would break (the seed's step 6)"
 [[ "$MAC0B" == "$MAC0" ]] || fail "dst-0 came back with MAC $MAC0B instead of $MAC0"
@@ -192,6 +197,77 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
+# The last act: the WAN friend gets in.
+WAN=$WORLD_WAN_ADDR
+GW=$WORLD_LAN_GW
+ARGS0B="IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0;K8S_POD_INFRA_CONTAINER_ID=$CID0B"
+
+# snat_call COMMAND: gamelan-snat on dst-0's attachment, as the conflist's second plugin.
+snat_call() {
+	cni_call node2 gamelan-snat "$1" "/run/netns/$(world_ns pod-dst-0-again)" eth0 "$CID0B" "$ARGS0B" \
+		<<<"$(jq -c --argjson prev "$RES0B" '. + {prevResult: $prev}' <<<"$SNAT")"
+}
+
+# last_client LOG: the server's last "Client connected" line.
+last_client() {
+	grep 'Client connected' "$1" | tail -n 1
+}
+
+step "The friend asks the user to forward port $PORT on the home router to dst-0's pinned $IP0."
+out=$(router_port_forward dst-0 "$PORT" "$IP0" 2>&1) || fail "the router's port-forward failed: $out"
+say "On the router: gamelan-snat router add dst-0 --wan-if wan0 --proto udp --port $PORT" \
+	"  --to $IP0 --no-snat    (DNAT only: what any consumer router's port-forward does)"
+out=$(game_join wanp "$WAN" "$PORT" friend)
+rc=$?
+((rc == 1)) || fail "expected a refusal through the port-forward, got status $rc: $out"
+say "The friend joins $WAN:$PORT; dst-0 answers: $out"
+say "The forward works, but the server still sees a WAN address and stays LAN-only."
+
+# ---------------------------------------------------------------------------------------------
+step "In-pod mode: gamelan-snat is chained after gamelan-macvlan in dst-0's network config."
+SNAT=$(jq -nc '{cniVersion: "1.0.0", name: "lan", type: "gamelan-snat", gateway: "192.168.1.1",
+	lan: ["192.168.1.0/24"], ports: [{protocol: "udp", port: 10999}]}')
+say "The conflist's second entry:"
+jq -c 'del(.cniVersion, .name)' <<<"$SNAT" | sed 's/^/     /'
+out=$(snat_call ADD) || fail "gamelan-snat ADD failed: $out"
+[[ "$(jq -cS . <<<"$out")" == "$(jq -cS . <<<"$RES0B")" ]] ||
+	fail "gamelan-snat changed the result it should pass on: $out"
+say "CNI ADD of gamelan-snat with gamelan-macvlan's result as prevResult: it passes the result on" \
+	"and installs, inside the pod only, table inet gamelan-snat-eth0: packets from outside" \
+	"192.168.1.0/24 to udp $PORT get the gateway $GW as their source."
+out=$(game_join wanp "$WAN" "$PORT" friend) || fail "dst-0 did not accept the WAN friend: $out"
+say "The friend joins $WAN:$PORT again; dst-0 answers: $out"
+line=$(last_client "$TMP/dst-0b.log")
+[[ "$line" == *"[LAN] $GW (friend)"* ]] || fail "dst-0's log does not show $GW as the client: $line"
+say "dst-0 logs:    $line"
+out=$(game_join lanp "$IP0" "$PORT" wilson) || fail "dst-0 did not accept the LAN player: $out"
+[[ "$out" == *"from [LAN] 192.168.1.77" ]] || fail "the LAN player was rewritten: $out"
+say "The LAN player keeps its own address: $out"
+say "Nothing changed on the router but a plain port-forward; conntrack carries the replies back."
+
+# ---------------------------------------------------------------------------------------------
+step "Router mode instead: no gamelan-snat in the pod, the Linux gateway does the SNAT."
+out=$(snat_call DEL) || fail "gamelan-snat DEL failed: $out"
+[[ -z "$(ip netns exec "$(world_ns pod-dst-0-again)" nft list tables 2>/dev/null | grep gamelan)" ]] ||
+	fail "gamelan-snat DEL left a table in the pod"
+out=$(game_join wanp "$WAN" "$PORT" friend)
+rc=$?
+((rc == 1)) || fail "expected a refusal once the in-pod snat was gone, got status $rc: $out"
+say "CNI DEL of gamelan-snat: its table is gone, and the friend is refused again."
+out=$(router_forward_del dst-0 2>&1) || fail "gamelan-snat router remove failed: $out"
+out=$(router_snat_forward dst-0 "$PORT" "$IP0" 2>&1) || fail "gamelan-snat router add failed: $out"
+say "On the router: gamelan-snat router add dst-0 --wan-if wan0 --proto udp --port $PORT" \
+	"  --to $IP0 --lan-addr $GW    (DNAT, and SNAT of the forwarded WAN sources to $GW)"
+router_snat list 2>&1 | sed 's/^/     /'
+out=$(game_join wanp "$WAN" "$PORT" friend) || fail "dst-0 did not accept the WAN friend in router mode: $out"
+say "The friend joins $WAN:$PORT; dst-0 answers: $out"
+line=$(last_client "$TMP/dst-0b.log")
+[[ "$line" == *"[LAN] $GW (friend)"* ]] || fail "dst-0's log does not show $GW as the client: $line"
+say "dst-0 logs:    $line"
+out=$(router_snat flush 2>&1) || fail "gamelan-snat router flush failed: $out"
+say "gamelan-snat router flush: the router's forwards are gone, its other tables untouched."
+
+# ---------------------------------------------------------------------------------------------
 step "Clean up: CNI DEL of both servers, then the world goes away."
 pod_del node2 dst-0 dst-0-again "$CID0B"
 pod_del node1 dst-1 dst-1 "$CID1"
@@ -199,4 +275,5 @@ world_down || fail "world_down failed"
 [[ -z "$(world_namespaces)" ]] || fail "namespaces left behind: $(world_namespaces)"
 say "Nothing left behind."
 
-printf '\nnext: snat makes the WAN player look like a LAN player.\n'
+printf '\nThe WAN friend plays on the LAN-only server: to it, they look like a LAN player.\n'
+printf 'next: an operator makes the router-mode forwards follow the game servers.\n'

@@ -34,6 +34,19 @@
 #   game_join NS IP PORT NAME      run lanclient from NS; prints the reply; rc 0/1/2
 #   world_wait_udp NS PORT [SECS]  wait (bounded, default 5s) for a UDP socket on PORT in NS
 #
+# The router's port-forwards, made with gamelan-snat's router mode (product code, netlink; no nft
+# CLI) run inside ${GLW}-router. Each prints what gamelan-snat prints and returns its status:
+#   router_snat ARGS...            `gamelan-snat router ARGS...` in the router namespace
+#   router_port_forward NAME PORT TO[:TOPORT] [PROTO]
+#                                  the user's consumer router: WAN wan0 PORT -> TO, DNAT only
+#                                  (--no-snat); the LAN host sees the WAN player's own address
+#   router_snat_forward NAME PORT TO[:TOPORT] [PROTO]
+#                                  router mode: the same forward plus SNAT of the forwarded WAN
+#                                  sources to the router's LAN address (WORLD_LAN_GW)
+#   router_forward_del NAME        remove a forward of either kind
+#   ns_nft_tables NS               the nftables tables in NS, "family name" per line, sorted
+#                                  (NS: a role or a full name; reading only, for tests)
+#
 # Settings: GLW (default glw$$), GL_BIN (default <top>/build/san/bin),
 # GAME_JOIN_TIMEOUT_MS (default 2000).
 
@@ -51,6 +64,9 @@ if [[ "$GL_BIN" != /* && -d "$GL_BIN" ]]; then
 	GL_BIN=$(cd "$GL_BIN" && pwd)
 fi
 GAME_JOIN_TIMEOUT_MS=${GAME_JOIN_TIMEOUT_MS:-2000}
+# The router's addresses, as the world builds them.
+WORLD_LAN_GW=192.168.1.1
+WORLD_WAN_ADDR=198.51.100.1
 GAME_SERVER_PID=
 _GL_WORLD_ROLES=(sw router node1 node2 lanp wanp)
 _GL_WORLD_AT_EXIT=()
@@ -384,4 +400,50 @@ game_join() {
 	fi
 	ns=$(world_ns "$1") || return 64
 	ip netns exec "$ns" "$GL_BIN/lanclient" --timeout-ms "$GAME_JOIN_TIMEOUT_MS" "$2" "$3" "$4"
+}
+
+router_snat() {
+	local ns
+	ns=$(world_ns router) || return 1
+	[[ -x "$GL_BIN/gamelan-snat" ]] || { _world_err "$GL_BIN/gamelan-snat not built"; return 1; }
+	ip netns exec "$ns" "$GL_BIN/gamelan-snat" router "$@"
+}
+
+# _world_forward NAME PORT TO PROTO EXTRA...: the common part of the two kinds of forward.
+_world_forward() {
+	local name=${1:-} port=${2:-} to=${3:-} proto=${4:-udp}
+	shift 4
+	[[ "$port" =~ ^[0-9]{1,5}$ ]] || { _world_err "bad port '$port'"; return 1; }
+	[[ "$proto" == udp || "$proto" == tcp ]] || { _world_err "bad protocol '$proto'"; return 1; }
+	router_snat add "$name" --wan-if wan0 --proto "$proto" --port "$port" --to "$to" "$@"
+}
+
+router_port_forward() {
+	if (($# < 3 || $# > 4)); then
+		_world_err "usage: router_port_forward NAME PORT TO[:TOPORT] [udp|tcp]"
+		return 1
+	fi
+	_world_forward "$1" "$2" "$3" "${4:-udp}" --no-snat
+}
+
+router_snat_forward() {
+	if (($# < 3 || $# > 4)); then
+		_world_err "usage: router_snat_forward NAME PORT TO[:TOPORT] [udp|tcp]"
+		return 1
+	fi
+	_world_forward "$1" "$2" "$3" "${4:-udp}" --lan-addr "$WORLD_LAN_GW"
+}
+
+router_forward_del() {
+	if (($# != 1)); then
+		_world_err "usage: router_forward_del NAME"
+		return 1
+	fi
+	router_snat remove "$1"
+}
+
+ns_nft_tables() {
+	local ns
+	ns=$(world_ns "${1:-}") || return 1
+	ip netns exec "$ns" nft list tables 2>/dev/null | awk '$1 == "table" {print $2, $3}' | sort
 }
