@@ -2,7 +2,8 @@
 # shellcheck source-path=SCRIPTDIR
 # gamelan benchmark: gamelan-macvlan + gamelan-ipam against the reference macvlan + host-local,
 # side by side in one netns world, through bench/cnibench; then gamelan-snat's router mode
-# against `nft -f` (bench/snatbench.sh, in a namespace of its own). See bench/README.md.
+# against `nft -f` (bench/snatbench.sh, in a namespace of its own); then the Kubernetes store's
+# API round trips per ADD against the fake API server (bench/kubebench.c). See bench/README.md.
 #
 #   bench/run.sh [BIN_DIR]        (make bench: BIN_DIR = build/bin, the optimized build)
 #
@@ -10,7 +11,8 @@
 # BENCH_N_FIRST (default min(BENCH_N, 150): the pool has 155 addresses) first allocations;
 # BENCH_N_PROBE (default min(BENCH_N_FIRST, 50)) first allocations with the default probe,
 # each of which waits for the probe by design; BENCH_NC (default 50) concurrent calls;
-# BENCH_SNAT=0 skips the snat section (BENCH_SNAT_RUNS, BENCH_SNAT_N: see bench/snatbench.sh).
+# BENCH_SNAT=0 skips the snat section (BENCH_SNAT_RUNS, BENCH_SNAT_N: see bench/snatbench.sh);
+# BENCH_KUBE=0 skips the Kubernetes store section (bench/kubebench.c).
 # Prints figures; never asserts speed. Exits non-zero only when a plugin call failed or the
 # benchmark could not run.
 set -u
@@ -225,9 +227,23 @@ if [[ "${BENCH_SNAT:-1}" != 0 ]]; then
 	fi
 fi
 
+# 5. gamelan-ipam's Kubernetes store against the fake API server (loopback only): API round
+#    trips and wall time per ADD, for a pool of 256 and of 65536 addresses.
+KUBE_FAILED=0
+if [[ "${BENCH_KUBE:-1}" != 0 ]]; then
+	echo
+	if [[ ! -x "$BIN/kubebench" ]]; then
+		echo "bench: kube section skipped: $BIN/kubebench is missing (make)" >&2
+		KUBE_FAILED=1
+	elif ! "$BIN/kubebench" --fake "$GL_TOP/tests/fakeapi/fakeapi.py"; then
+		echo "bench: the Kubernetes store benchmark failed" >&2
+		KUBE_FAILED=1
+	fi
+fi
+
 if ((FAILED)) || grep -q ' fail=[1-9]' "$RESULTS"; then
 	echo "bench: some plugin calls failed" >&2
 	exit 1
 fi
-((SNAT_FAILED == 0)) || exit 1
+((SNAT_FAILED == 0 && KUBE_FAILED == 0)) || exit 1
 exit 0

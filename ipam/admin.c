@@ -22,7 +22,8 @@
 #define MAX_POS 4
 
 static const char usage_text[] =
-	"Usage: gamelan-ipam [--db PATH] COMMAND [ARGS]\n"
+	"Usage: gamelan-ipam [--db PATH | --store kubernetes [--kubeconfig PATH] [--namespace NS]]\n"
+	"                    COMMAND [ARGS]\n"
 	"\n"
 	"Without CNI_COMMAND in the environment gamelan-ipam manages its reservations.\n"
 	"\n"
@@ -37,6 +38,10 @@ static const char usage_text[] =
 	"\n"
 	"Options:\n"
 	"  --db PATH   the database (default $GAMELAN_IPAM_DB or " GL_IPAM_DEFAULT_DB ")\n"
+	"  --store TYPE        sqlite (default) or kubernetes (IPReservation objects)\n"
+	"  --kubeconfig PATH   kubernetes: the kubeconfig (default $KUBECONFIG, else in-cluster);\n"
+	"                      implies --store kubernetes\n"
+	"  --namespace NS      kubernetes: the namespace of the reservations (default " GL_IPAM_DEFAULT_KUBE_NAMESPACE ")\n"
 	"  -h, --help  this text\n"
 	"\n"
 	"States: Bound (in use), Held (kept for its identity until EXPIRES), Pinned (kept\n"
@@ -44,6 +49,9 @@ static const char usage_text[] =
 
 struct opts {
 	const char *db;
+	const char *store;
+	const char *kubeconfig;
+	const char *namespace;
 	const char *network;
 	const char *ifname;
 	const char *hold;
@@ -77,6 +85,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct { const char *name; size_t off; } with_value[] = {
 		{ "--db", offsetof(struct opts, db) },
+		{ "--store", offsetof(struct opts, store) },
+		{ "--kubeconfig", offsetof(struct opts, kubeconfig) },
+		{ "--namespace", offsetof(struct opts, namespace) },
 		{ "--network", offsetof(struct opts, network) },
 		{ "--ifname", offsetof(struct opts, ifname) },
 		{ "--hold", offsetof(struct opts, hold) },
@@ -137,12 +148,32 @@ static bool printable_token(const char *s, size_t max)
 	return true;
 }
 
+/* The Kubernetes store: --store kubernetes or --kubeconfig. */
+static int open_kube(const struct opts *o, struct gl_store **ret, struct gl_err *err)
+{
+	const char *ns = o->namespace ? o->namespace : GL_IPAM_DEFAULT_KUBE_NAMESPACE;
+	struct gl_store_conf sc = { .type = "kubernetes", .kubeconfig = o->kubeconfig, .namespace = ns };
+
+	if (o->kubeconfig && o->kubeconfig[0] != '/')
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "--kubeconfig must be an absolute path");
+	if (!gl_ipamconf_dns_label_valid(ns))
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "--namespace \"%.64s\" is not a namespace name", ns);
+	return gl_store_open(&sc, ret, err);
+}
+
 static int open_db(const struct opts *o, bool create, struct gl_store **ret, struct gl_err *err)
 {
 	char path[PATH_MAX];
 	const char *p = o->db ? o->db : getenv("GAMELAN_IPAM_DB");
 	struct gl_store_conf sc = { .type = "sqlite", .path = path, .create = create };
 
+	if (o->store && strcmp(o->store, "kubernetes") != 0 && strcmp(o->store, "sqlite") != 0)
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "--store must be sqlite or kubernetes");
+	if ((o->store && strcmp(o->store, "kubernetes") == 0) || o->kubeconfig) {
+		if (o->db)
+			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "--db is for the sqlite store only");
+		return open_kube(o, ret, err);
+	}
 	if (!p || !*p)
 		p = GL_IPAM_DEFAULT_DB;
 	if (p[0] == '/') {

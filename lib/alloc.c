@@ -6,9 +6,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "util.h"
 
-#define MAX_ATTEMPTS 8
+/* Whole decisions made again after a lost race (a store without
+ * transactions: Kubernetes). Hundreds of ADDs at once on one network lose
+ * a few each; the jittered pause between attempts spreads them out. */
+#define MAX_ATTEMPTS 16
+#define RETRY_PAUSE_MAX_MS 256
+/* Free addresses tried within one decision when another writer takes the
+ * one chosen first ("409 = taken, try the next"). */
+#define MAX_PROBES 8
 
 struct txn {
 	struct gl_store *s;
@@ -23,7 +32,38 @@ static const char *ipstr(const struct gl_ip *ip, char buf[GL_IP_STRLEN])
 
 static bool lost_race(int r)
 {
-	return r == -EEXIST || r == -ESTALE;
+	return r == -EEXIST || r == -ESTALE || r == -EADDRINUSE;
+}
+
+/* A per-process random sequence (xorshift64*): jitter and random probes.
+ * Processes started in the same millisecond differ by their pid. */
+static uint64_t rnd64(void)
+{
+	static uint64_t x;
+
+	if (!x)
+		x = ((uint64_t)getpid() << 32) ^ (uint64_t)gl_now_mono_ms() ^ (uint64_t)time(NULL) ^
+		    0x9e3779b97f4a7c15ull;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	return x * 2685821657736338717ull;
+}
+
+/* Before attempt `attempt` (1-based) after a lost race: a random pause up
+ * to 8, 16, ... RETRY_PAUSE_MAX_MS ms, so that racers do not meet again. */
+static void retry_pause(int attempt)
+{
+	int64_t cap = 8LL << (attempt < 6 ? attempt - 1 : 5);
+	struct timespec ts;
+	int64_t us;
+
+	if (cap > RETRY_PAUSE_MAX_MS)
+		cap = RETRY_PAUSE_MAX_MS;
+	us = 1000 + (int64_t)(rnd64() % (uint64_t)(cap * 1000));
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = (us % 1000000) * 1000;
+	nanosleep(&ts, NULL);
 }
 
 /* One transaction around fn, retried while the store says another writer
@@ -33,8 +73,11 @@ static int run(struct gl_store *s, const char *network, int (*fn)(struct txn *t,
 {
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		struct txn t = { .s = s, .err = err };
-		int r = s->ops->begin(s, err);
+		int r;
 
+		if (attempt > 0)
+			retry_pause(attempt);
+		r = s->ops->begin(s, err);
 		if (r < 0)
 			return r;
 		r = s->ops->scan(s, network, &t.rows, err);
@@ -322,53 +365,152 @@ static int ip_cmp_qsort(const void *a, const void *b)
 	return gl_ip_cmp(a, b);
 }
 
-/* The lowest address of the pool's ranges nobody may object to. */
-static int lowest_free(struct txn *t, const struct gl_alloc_req *req, int pool,
-		       struct gl_ip *ret)
+/* The addresses a new identity may not take from a pool, sorted: what the
+ * rows occupy, config pins, the conflicts of this request, and what other
+ * writers took while this decision was being made. */
+struct taken {
+	struct gl_ip *v;
+	size_t n, cap;
+};
+
+static void taken_freep(struct taken *tk)
+{
+	free(tk->v);
+}
+
+static int taken_init(struct taken *tk, struct txn *t, const struct gl_alloc_req *req)
 {
 	const struct gl_ipam_conf *c = req->conf;
-	const struct gl_ipam_pool *p = &c->pools[pool];
-	size_t n = 0, cap = t->rows.n + (size_t)req->n_conflicts + 1;
-	_cleanup_free_ struct gl_ip *taken = NULL;
 
+	tk->cap = t->rows.n + (size_t)req->n_conflicts + MAX_PROBES + 1;
 	for (int k = 0; k < c->n_pins; k++)
-		cap += (size_t)c->pins[k].n_ips;
-	taken = calloc(cap, sizeof(*taken));
-	if (!taken)
+		tk->cap += (size_t)c->pins[k].n_ips;
+	tk->v = calloc(tk->cap, sizeof(*tk->v));
+	if (!tk->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->rows.n; i++)
 		if (occupies(&t->rows.v[i], req->now))
-			taken[n++] = t->rows.v[i].ip;
+			tk->v[tk->n++] = t->rows.v[i].ip;
 	for (int k = 0; k < c->n_pins; k++)
 		for (int i = 0; i < c->pins[k].n_ips; i++)
-			taken[n++] = c->pins[k].ips[i];
+			tk->v[tk->n++] = c->pins[k].ips[i];
 	for (int i = 0; i < req->n_conflicts; i++)
-		taken[n++] = req->conflicts[i];
-	qsort(taken, n, sizeof(*taken), ip_cmp_qsort);
+		tk->v[tk->n++] = req->conflicts[i];
+	qsort(tk->v, tk->n, sizeof(*tk->v), ip_cmp_qsort);
+	return 0;
+}
 
-	/* Each step passes a taken address, a reserved one or an excluded
-	 * prefix, so the walk is bounded by what is in use, not by the range. */
-	for (int i = 0; i < p->n_ranges; i++) {
-		const struct gl_ipam_range *rg = &p->ranges[i];
-		struct gl_ip cur = rg->start;
+/* Room for MAX_PROBES additions was made by taken_init. */
+static void taken_add(struct taken *tk, const struct gl_ip *ip)
+{
+	size_t i = tk->n;
 
-		while (gl_ip_cmp(&cur, &rg->end) <= 0) {
-			bool skip = gl_ipamconf_reserved(c, pool, &cur) ||
-				    bsearch(&cur, taken, n, sizeof(*taken), ip_cmp_qsort);
-
-			for (int e = 0; !skip && e < c->n_excludes; e++)
-				if (gl_prefix_contains(&c->excludes[e], &cur)) {
-					cur = gl_prefix_last(&c->excludes[e]);
-					skip = true;
-				}
-			if (!skip) {
-				*ret = cur;
-				return 1;
-			}
-			if (gl_ip_add(&cur, 1, &cur) < 0)
-				break;
-		}
+	if (tk->n >= tk->cap)
+		return;
+	while (i > 0 && gl_ip_cmp(&tk->v[i - 1], ip) > 0) {
+		tk->v[i] = tk->v[i - 1];
+		i--;
 	}
+	tk->v[i] = *ip;
+	tk->n++;
+}
+
+/* The first address of [from, to] in range rg of pool that nobody may
+ * object to. Each step passes a taken address, a reserved one or an
+ * excluded prefix, so the walk is bounded by what is in use, not by the
+ * size of the range. */
+static int free_between(const struct gl_ipam_conf *c, int pool, const struct taken *tk,
+			struct gl_ip from, const struct gl_ip *to, struct gl_ip *ret)
+{
+	struct gl_ip cur = from;
+
+	while (gl_ip_cmp(&cur, to) <= 0) {
+		bool skip = gl_ipamconf_reserved(c, pool, &cur) ||
+			    bsearch(&cur, tk->v, tk->n, sizeof(*tk->v), ip_cmp_qsort);
+
+		for (int e = 0; !skip && e < c->n_excludes; e++)
+			if (gl_prefix_contains(&c->excludes[e], &cur)) {
+				cur = gl_prefix_last(&c->excludes[e]);
+				skip = true;
+			}
+		if (!skip) {
+			*ret = cur;
+			return 1;
+		}
+		if (gl_ip_add(&cur, 1, &cur) < 0)
+			break;
+	}
+	return 0;
+}
+
+/* The lowest free address of the pool's ranges. */
+static int lowest_free(const struct gl_ipam_conf *c, int pool, const struct taken *tk,
+		       struct gl_ip *ret)
+{
+	const struct gl_ipam_pool *p = &c->pools[pool];
+
+	for (int i = 0; i < p->n_ranges; i++)
+		if (free_between(c, pool, tk, p->ranges[i].start, &p->ranges[i].end, ret))
+			return 1;
+	return 0;
+}
+
+static unsigned __int128 ip_u128(const struct gl_ip *ip)
+{
+	unsigned __int128 v = 0;
+
+	for (size_t i = 0; i < gl_ip_size(ip); i++)
+		v = v << 8 | ip->addr[i];
+	return v;
+}
+
+/* Addresses in a range, capped where an int64 offset stops. */
+static uint64_t range_span(const struct gl_ipam_range *rg)
+{
+	unsigned __int128 d = ip_u128(&rg->end) - ip_u128(&rg->start);
+
+	return d >= INT64_MAX ? INT64_MAX : (uint64_t)d + 1;
+}
+
+/* A free address from a random point of the pool's ranges on (wrapping
+ * around): writers that just collided on one address spread out instead
+ * of colliding again on the next lowest one. */
+static int random_free(const struct gl_ipam_conf *c, int pool, const struct taken *tk,
+		       struct gl_ip *ret)
+{
+	const struct gl_ipam_pool *p = &c->pools[pool];
+	uint64_t total = 0, pick;
+	int i0 = 0;
+	struct gl_ip start, before;
+
+	for (int i = 0; i < p->n_ranges; i++) {
+		uint64_t span = range_span(&p->ranges[i]);
+
+		total = total > UINT64_MAX - span ? UINT64_MAX : total + span;
+	}
+	if (total == 0)
+		return lowest_free(c, pool, tk, ret);
+	pick = rnd64() % total;
+	for (i0 = 0; i0 < p->n_ranges - 1; i0++) {
+		uint64_t span = range_span(&p->ranges[i0]);
+
+		if (pick < span)
+			break;
+		pick -= span;
+	}
+	pick %= range_span(&p->ranges[i0]);
+	if (gl_ip_add(&p->ranges[i0].start, (int64_t)pick, &start) < 0)
+		return lowest_free(c, pool, tk, ret);
+	if (free_between(c, pool, tk, start, &p->ranges[i0].end, ret))
+		return 1;
+	for (int k = 1; k < p->n_ranges; k++) {
+		const struct gl_ipam_range *rg = &p->ranges[(i0 + k) % p->n_ranges];
+
+		if (free_between(c, pool, tk, rg->start, &rg->end, ret))
+			return 1;
+	}
+	if (gl_ip_cmp(&start, &p->ranges[i0].start) > 0 && gl_ip_add(&start, -1, &before) == 0)
+		return free_between(c, pool, tk, p->ranges[i0].start, &before, ret);
 	return 0;
 }
 
@@ -478,6 +620,7 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 	const struct gl_ipam_conf *c = req->conf;
 	const struct gl_ip *target = pin_for(c, req->identity, pool);
 	bool pin = target != NULL;
+	_cleanup_(taken_freep) struct taken tk = {0};
 	struct gl_ip ip;
 	int mine, idx, r;
 
@@ -508,13 +651,24 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 		if (r < 0)
 			return r;
 	}
-	r = lowest_free(t, req, pool, &ip);
+	r = taken_init(&tk, t, req);
 	if (r < 0)
 		return gl_err_set(t->err, GL_ERR_INTERNAL, "out of memory");
-	if (r > 0) {
+	/* The lowest free address first (one writer: a predictable order);
+	 * when another writer takes it under us, random free ones. */
+	for (int probe = 0; probe < MAX_PROBES; probe++) {
+		if (!(probe == 0 ? lowest_free(c, pool, &tk, &ip) : random_free(c, pool, &tk, &ip)))
+			break;
 		idx = find_ip(t, &ip); /* an expired conflict row, if any */
-		*ret = ip;
-		return claim(t, req, pool, &ip, idx, false);
+		r = claim(t, req, pool, &ip, idx, false);
+		if (r != -EADDRINUSE || idx >= 0) {
+			if (r >= 0)
+				*ret = ip;
+			return r;
+		}
+		taken_add(&tk, &ip);
+		if (probe == MAX_PROBES - 1)
+			return r;
 	}
 	idx = oldest_expired_held(t, req, pool);
 	if (idx >= 0) {

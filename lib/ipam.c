@@ -27,9 +27,28 @@ static int load_conf(const struct gl_cni_req *req, struct gl_ipam_conf *ret, str
 static int open_store(const struct gl_ipam_conf *c, bool create, struct gl_store **ret,
 		      struct gl_err *err)
 {
-	struct gl_store_conf sc = { .type = c->store.type, .path = c->store.path, .create = create };
+	struct gl_store_conf sc = { .type = c->store.type, .path = c->store.path, .create = create,
+				    .kubeconfig = c->store.kubeconfig, .namespace = c->store.namespace };
 
 	return gl_store_open(&sc, ret, err);
+}
+
+/* A SQLite file that does not exist yet holds no reservation: DEL, CHECK
+ * and GC need not create it. Other stores always exist. */
+static bool store_missing(const struct gl_ipam_conf *c)
+{
+	struct stat st;
+
+	return strcmp(c->store.type, "sqlite") == 0 && stat(c->store.path, &st) < 0 && errno == ENOENT;
+}
+
+/* What to call the store in a message. */
+static const char *store_desc(const struct gl_ipam_conf *c, char *buf, size_t size)
+{
+	if (strcmp(c->store.type, "sqlite") == 0)
+		return c->store.path;
+	snprintf(buf, size, "%s (namespace %s)", c->store.type, c->store.namespace);
+	return buf;
 }
 
 /* The node a reservation was made on, so that GC on one node never frees
@@ -201,7 +220,6 @@ static int ipam_del(struct gl_cni_req *req, struct gl_err *err)
 {
 	_cleanup_(call_freep) struct call *c = calloc(1, sizeof(*c));
 	_cleanup_store_ struct gl_store *s = NULL;
-	struct stat st;
 	int r;
 
 	if (!c)
@@ -210,7 +228,7 @@ static int ipam_del(struct gl_cni_req *req, struct gl_err *err)
 	if (r < 0)
 		return r;
 	/* Nothing was ever allocated: nothing to release. */
-	if (stat(c->conf.store.path, &st) < 0 && errno == ENOENT)
+	if (store_missing(&c->conf))
 		return 0;
 	r = open_store(&c->conf, false, &s, err);
 	if (r >= 0)
@@ -224,13 +242,12 @@ static int ipam_check(struct gl_cni_req *req, struct gl_err *err)
 	_cleanup_store_ struct gl_store *s = NULL;
 	struct gl_ip ips[GL_IPAM_MAX_POOLS];
 	char a[GL_IP_STRLEN], b[GL_IP_STRLEN];
-	struct stat st;
 	int r;
 
 	if (!c)
 		return -ENOMEM;
 	r = call_init(c, req, err);
-	if (r >= 0 && stat(c->conf.store.path, &st) < 0 && errno == ENOENT)
+	if (r >= 0 && store_missing(&c->conf))
 		r = gl_err_set(err, GL_ERR_UNKNOWN_CONTAINER, "no address is reserved for container %s: "
 			       "the store %s does not exist", req->container_id, c->conf.store.path);
 	if (r >= 0)
@@ -268,6 +285,7 @@ static int ipam_status(struct gl_cni_req *req, struct gl_err *err)
 	_cleanup_(conf_freep) struct gl_ipam_conf conf = {0};
 	_cleanup_store_ struct gl_store *s = NULL;
 	struct gl_err e = {0};
+	char desc[128];
 	int r;
 
 	r = load_conf(req, &conf, err);
@@ -278,7 +296,7 @@ static int ipam_status(struct gl_cni_req *req, struct gl_err *err)
 		r = s->ops->status(s, &e);
 	if (r < 0)
 		return gl_err_set(err, GL_ERR_NOT_AVAILABLE, "the address store %s is not usable: %s",
-				  conf.store.path, e.msg);
+				  store_desc(&conf, desc, sizeof(desc)), e.msg);
 	return 0;
 }
 
@@ -287,7 +305,6 @@ static int ipam_gc(struct gl_cni_req *req, struct gl_err *err)
 	_cleanup_(conf_freep) struct gl_ipam_conf conf = {0};
 	_cleanup_store_ struct gl_store *s = NULL;
 	char node[GL_NODE_MAX];
-	struct stat st;
 	int r, released = 0;
 
 	r = load_conf(req, &conf, err);
@@ -298,7 +315,7 @@ static int ipam_gc(struct gl_cni_req *req, struct gl_err *err)
 		gl_warn("GC without cni.dev/valid-attachments: nothing released");
 		return 0;
 	}
-	if (stat(conf.store.path, &st) < 0 && errno == ENOENT)
+	if (store_missing(&conf))
 		return 0;
 	node_name(node);
 	r = open_store(&conf, false, &s, err);

@@ -524,6 +524,40 @@ static bool db_path_valid(const char *p)
 	return true;
 }
 
+bool gl_ipamconf_dns_label_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+static int parse_store_kube(json_object *store, struct gl_ipam_conf *c, struct gl_err *err)
+{
+	int r = gl_json_get_strbuf(store, "ipam.store", "kubeconfig", c->store.kubeconfig,
+				   sizeof(c->store.kubeconfig), err);
+
+	if (r < 0)
+		return r;
+	if (r > 0 && !db_path_valid(c->store.kubeconfig))
+		return INVALID(err, "ipam.store.kubeconfig \"%.128s\" must be an absolute file path without \"..\"",
+			       c->store.kubeconfig);
+	r = gl_json_get_strbuf(store, "ipam.store", "namespace", c->store.namespace,
+			       sizeof(c->store.namespace), err);
+	if (r < 0)
+		return r;
+	if (!gl_ipamconf_dns_label_valid(c->store.namespace))
+		return INVALID(err, "ipam.store.namespace \"%.64s\" must be a Kubernetes namespace name "
+			       "(lowercase letters, digits and '-', at most 63)", c->store.namespace);
+	/* SQLite's path has no meaning here; DEL and CHECK must not look for it. */
+	c->store.path[0] = '\0';
+	return 0;
+}
+
 static int parse_store(json_object *ipam, struct gl_ipam_conf *c, struct gl_err *err)
 {
 	json_object *store = NULL;
@@ -531,14 +565,17 @@ static int parse_store(json_object *ipam, struct gl_ipam_conf *c, struct gl_err 
 
 	strcpy(c->store.type, "sqlite");
 	strcpy(c->store.path, GL_IPAM_DEFAULT_DB);
+	strcpy(c->store.namespace, GL_IPAM_DEFAULT_KUBE_NAMESPACE);
 	r = gl_json_get_object(ipam, "ipam", "store", &store, err);
 	if (r <= 0)
 		return r;
 	r = gl_json_get_strbuf(store, "ipam.store", "type", c->store.type, sizeof(c->store.type), err);
 	if (r < 0)
 		return r;
+	if (strcmp(c->store.type, "kubernetes") == 0)
+		return parse_store_kube(store, c, err);
 	if (strcmp(c->store.type, "sqlite") != 0)
-		return INVALID(err, "ipam.store.type \"%s\" is not supported (supported: \"sqlite\")",
+		return INVALID(err, "ipam.store.type \"%s\" is not supported (supported: \"sqlite\", \"kubernetes\")",
 			       c->store.type);
 	r = gl_json_get_strbuf(store, "ipam.store", "path", c->store.path, sizeof(c->store.path), err);
 	if (r < 0)

@@ -42,9 +42,14 @@ struct gl_ipam_pin {
 	int n_ips;
 };
 
+#define GL_IPAM_DEFAULT_KUBE_NAMESPACE "gamelan-system"
+#define GL_IPAM_NAMESPACE_MAX 64     /* a DNS-1123 label and its NUL */
+
 struct gl_ipam_store_conf {
-	char type[16];               /* "sqlite" */
-	char path[PATH_MAX];
+	char type[16];               /* "sqlite" | "kubernetes" */
+	char path[PATH_MAX];         /* sqlite: the database file */
+	char kubeconfig[PATH_MAX];   /* kubernetes: "" = in-cluster (or $KUBECONFIG) */
+	char namespace[GL_IPAM_NAMESPACE_MAX]; /* kubernetes: where the IPReservations live */
 };
 
 struct gl_ipam_conf {
@@ -85,3 +90,5 @@ bool gl_ipamconf_excluded(const struct gl_ipam_conf *c, const struct gl_ip *ip);
 /* Whether ip may never be handed out in its subnet: the IPv4 network or
  * broadcast address, the IPv6 subnet-router anycast address, a gateway. */
 bool gl_ipamconf_reserved(const struct gl_ipam_conf *c, int pool, const struct gl_ip *ip);
+/* Whether s is a DNS-1123 label (a Kubernetes namespace name). */
+bool gl_ipamconf_dns_label_valid(const char *s);

@@ -16,6 +16,7 @@
 #include "ipamconf.h"
 #include "json.h"
 #include "store.h"
+#include "util.h"
 
 #define H (3600LL * 1000)
 #define T0 1700000000000LL
@@ -29,6 +30,8 @@ struct fake {
 	bool in_txn;
 	long version;
 	int lose_next_insert;   /* pretend another writer won this many inserts */
+	int addr_taken_next;    /* ... took the address of this many inserts (-EADDRINUSE) */
+	int inserts;
 	int begins;
 };
 
@@ -106,6 +109,11 @@ static int fk_insert(struct gl_store *s, struct gl_resv *r, struct gl_err *err)
 	struct fake *f = F(s);
 
 	assert_true(f->in_txn);
+	f->inserts++;
+	if (f->addr_taken_next > 0) {
+		f->addr_taken_next--;
+		return -EADDRINUSE;
+	}
 	if (f->lose_next_insert > 0) {
 		f->lose_next_insert--;
 		return -EEXIST;
@@ -787,6 +795,54 @@ static void test_lost_race_retried(void **state)
 	env_done(&e);
 }
 
+/* A store that knows the address was taken (Kubernetes: 409 on POST)
+ * gets other free addresses tried within the same decision, the first one
+ * lowest-free, then random ones; bounded, then a whole new decision. */
+static void test_address_taken_probes(void **state)
+{
+	struct env e;
+	const char *got;
+
+	env_init(&e, "{\"subnet\":\"10.0.0.0/16\"}");
+	e.f->addr_taken_next = 3;
+	got = add(&e, "a", "ca", T0);
+	assert_int_equal(strncmp(got, "10.0.", 5), 0);
+	assert_string_not_equal(got, "10.0.0.2"); /* .1: the default gateway */
+	assert_int_equal(e.f->begins, 1);
+	assert_int_equal(e.f->inserts, 4);
+	assert_int_equal(e.f->rows.n, 1);
+	/* Losing every probe: decided again, then "try again"; nothing left. */
+	e.f->addr_taken_next = 100000;
+	e.f->begins = 0;
+	assert_string_equal(add(&e, "b", "cb", T0), "E11");
+	assert_int_equal(e.f->rows.n, 1);
+	assert_true(e.f->begins > 1);
+	e.f->addr_taken_next = 0;
+	/* Uncontended: still the lowest free (.1 is the default gateway). */
+	assert_string_equal(add(&e, "c", "cc", T0), "10.0.0.2");
+	env_done(&e);
+}
+
+/* The free-address search does not walk the pool: a /8 with rows is as
+ * quick as a /24. */
+static void test_big_pool_cheap(void **state)
+{
+	struct env e;
+	int64_t t0;
+	char id[32];
+
+	env_init(&e, "{\"subnet\":\"10.0.0.0/8\"}");
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "p%d", i);
+		assert_int_equal(strncmp(add(&e, id, id, T0), "10.0.", 5), 0);
+	}
+	t0 = gl_now_mono_ms();
+	e.f->addr_taken_next = 7;
+	assert_int_equal(strncmp(add(&e, "late", "late", T0), "10.", 3), 0);
+	assert_true(gl_now_mono_ms() - t0 < 2000);
+	env_done(&e);
+}
+
 static void test_check(void **state)
 {
 	struct env e;
@@ -1092,6 +1148,8 @@ int main(void)
 		cmocka_unit_test(test_requested),
 		cmocka_unit_test(test_range_change),
 		cmocka_unit_test(test_lost_race_retried),
+		cmocka_unit_test(test_address_taken_probes),
+		cmocka_unit_test(test_big_pool_cheap),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_networks_separate),

@@ -241,6 +241,31 @@ static void test_gamelan_fields(void **state)
 	gl_ipamconf_free(&c);
 }
 
+static void test_store_kubernetes(void **state)
+{
+	struct gl_ipam_conf c;
+	struct gl_err err;
+
+	assert_int_equal(parse("{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\","
+			       "\"kubeconfig\":\"/etc/cni/net.d/gamelan.d/gamelan.kubeconfig\",\"namespace\":\"games-ipam\"}}",
+			       &c, &err), 0);
+	assert_string_equal(c.store.type, "kubernetes");
+	assert_string_equal(c.store.kubeconfig, "/etc/cni/net.d/gamelan.d/gamelan.kubeconfig");
+	assert_string_equal(c.store.namespace, "games-ipam");
+	gl_ipamconf_free(&c);
+	/* In-cluster and the default namespace. */
+	assert_int_equal(parse("{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\"}}", &c, &err), 0);
+	assert_string_equal(c.store.kubeconfig, "");
+	assert_string_equal(c.store.namespace, "gamelan-system");
+	assert_string_equal(c.store.path, "");
+	gl_ipamconf_free(&c);
+	assert_true(gl_ipamconf_dns_label_valid("a"));
+	assert_true(gl_ipamconf_dns_label_valid("gamelan-system"));
+	assert_false(gl_ipamconf_dns_label_valid("a-"));
+	assert_false(gl_ipamconf_dns_label_valid("a.b"));
+	assert_false(gl_ipamconf_dns_label_valid("0123456789012345678901234567890123456789012345678901234567890123"));
+}
+
 static void test_netconf(void **state)
 {
 	const char *s = "{\"cniVersion\":\"1.0.0\",\"name\":\"games\",\"type\":\"gamelan-macvlan\","
@@ -327,6 +352,12 @@ static const struct bad bad_values[] = {
 	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"path\":\"/var/lib/gamelan/\"}}", "absolute file path" },
 	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"path\":\"\"}}", "absolute file path" },
 	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":\"sqlite\"}", "ipam.store must be an object" },
+	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\",\"kubeconfig\":\"kc\"}}", "ipam.store.kubeconfig \"kc\" must be an absolute file path" },
+	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\",\"kubeconfig\":\"/etc/../x\"}}", "without \"..\"" },
+	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\",\"namespace\":\"Gamelan\"}}", "must be a Kubernetes namespace name" },
+	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\",\"namespace\":\"-x\"}}", "must be a Kubernetes namespace name" },
+	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\",\"namespace\":\"\"}}", "must be a Kubernetes namespace name" },
+	{ "{\"subnet\":\"10.0.0.0/24\",\"store\":{\"type\":\"kubernetes\",\"namespace\":5}}", "ipam.store.namespace" },
 	{ "{\"subnet\":\"10.0.0.0/24\",\"routes\":[{\"dst\":\"0.0.0.0\"}]}", "ipam.routes[0].dst: \"0.0.0.0\" is not a CIDR" },
 	{ "{\"subnet\":\"10.0.0.0/24\",\"routes\":[{\"gw\":\"10.0.0.1\"}]}", "ipam.routes[0].dst is missing" },
 	{ "{\"subnet\":\"10.0.0.0/24\",\"routes\":[{\"dst\":\"0.0.0.0/0\",\"gw\":\"fd00::1\"}]}", "different address families" },
@@ -393,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_whereabouts_seed),
 		cmocka_unit_test(test_whereabouts_forms),
 		cmocka_unit_test(test_gamelan_fields),
+		cmocka_unit_test(test_store_kubernetes),
 		cmocka_unit_test(test_netconf),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_not_an_object),

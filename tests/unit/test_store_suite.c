@@ -1,0 +1,1098 @@
+/* One suite of store-level and allocator-level cases, run against every
+ * store: SQLite in a temp dir, and the Kubernetes store against the fake
+ * API server (tests/fakeapi/fakeapi.py, started here as a child on
+ * 127.0.0.1, the IPReservation CRD posted first). The same behaviour is the
+ * contract (store.h). Then the Kubernetes store's own cases: its pure
+ * object format, round trips per ADD, malformed objects, STATUS. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "alloc.h"
+#include "ipamconf.h"
+#include "json.h"
+#include "kube.h"
+#include "store.h"
+#include "util.h"
+
+#define H (3600LL * 1000)
+#define T0 1700000000000LL
+
+/* ---- the fake API server ---- */
+
+static pid_t fake_pid;
+static char fake_dir[64];
+static char kubeconfig[PATH_MAX];
+static char fake_url[64];
+
+static bool file_exists(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0;
+}
+
+/* tests/fakeapi/fakeapi.py: $GL_TOP, the tree above this binary, or cwd. */
+static bool find_top(char top[PATH_MAX])
+{
+	char exe[PATH_MAX], p[PATH_MAX + 64];
+	ssize_t n;
+
+	if (getenv("GL_TOP")) {
+		snprintf(top, PATH_MAX, "%s", getenv("GL_TOP"));
+		snprintf(p, sizeof(p), "%s/tests/fakeapi/fakeapi.py", top);
+		if (file_exists(p))
+			return true;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		for (int up = 0; up < 6; up++) {
+			char *slash = strrchr(exe, '/');
+
+			if (!slash)
+				break;
+			*slash = '\0';
+			snprintf(p, sizeof(p), "%s/tests/fakeapi/fakeapi.py", exe);
+			if (file_exists(p)) {
+				snprintf(top, PATH_MAX, "%s", exe);
+				return true;
+			}
+		}
+	}
+	if (getcwd(top, PATH_MAX)) {
+		snprintf(p, sizeof(p), "%s/tests/fakeapi/fakeapi.py", top);
+		if (file_exists(p))
+			return true;
+	}
+	return false;
+}
+
+static const char minimal_crd[] =
+	"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+	"\"metadata\":{\"name\":\"ipreservations.gamelan.dev\"},\"spec\":{\"group\":\"gamelan.dev\","
+	"\"scope\":\"Namespaced\",\"names\":{\"kind\":\"IPReservation\",\"listKind\":\"IPReservationList\","
+	"\"plural\":\"ipreservations\",\"singular\":\"ipreservation\",\"shortNames\":[\"ipr\"]},"
+	"\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,\"storage\":true,\"schema\":"
+	"{\"openAPIV3Schema\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
+
+/* The project's CRD (conf/k8s/gamelan-crds.yaml) as JSON, through python3's
+ * yaml; the minimal one above when that file or module is missing. */
+static char *crd_json(const char *top)
+{
+	char cmd[PATH_MAX + 512], *buf = calloc(1, 1 << 16);
+	FILE *f;
+	size_t n;
+
+	assert_non_null(buf);
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/bin/python3 -c 'import yaml,json,sys\n"
+		 "for d in yaml.safe_load_all(open(sys.argv[1])):\n"
+		 "  if d and d.get(\"kind\")==\"CustomResourceDefinition\" and "
+		 "d[\"spec\"][\"names\"][\"plural\"]==\"ipreservations\": print(json.dumps(d))' "
+		 "%s/conf/k8s/gamelan-crds.yaml 2>/dev/null", top);
+	f = popen(cmd, "r");
+	n = f ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+	if (f)
+		pclose(f);
+	if (n < 10) {
+		print_message("# conf/k8s/gamelan-crds.yaml not usable: posting a minimal CRD\n");
+		snprintf(buf, 1 << 16, "%s", minimal_crd);
+	}
+	return buf;
+}
+
+static int fake_start(void)
+{
+	char top[PATH_MAX], script[PATH_MAX + 64], portfile[128], port[16] = "";
+	struct gl_kube_config *cfg = NULL;
+	struct gl_kube *k = NULL;
+	struct gl_err err = {0};
+	json_object *crd = NULL;
+	char *crd_text;
+	FILE *f;
+	int r;
+
+	if (!find_top(top)) {
+		fprintf(stderr, "tests/fakeapi/fakeapi.py not found (set GL_TOP)\n");
+		return -1;
+	}
+	snprintf(fake_dir, sizeof(fake_dir), "/tmp/gl-store-suite.XXXXXX");
+	if (!mkdtemp(fake_dir))
+		return -1;
+	snprintf(script, sizeof(script), "%s/tests/fakeapi/fakeapi.py", top);
+	snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
+	fake_pid = fork();
+	if (fake_pid < 0)
+		return -1;
+	if (fake_pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		/* A crashed suite leaves no server behind. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl("/usr/bin/python3", "python3", script, "--listen", "127.0.0.1:0", "--port-file",
+		      portfile, "--namespace", "gamelan-system", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && !port[0]; i++) {
+		f = fopen(portfile, "r");
+		if (f) {
+			if (!fgets(port, sizeof(port), f))
+				port[0] = '\0';
+			fclose(f);
+		}
+		if (!port[0])
+			usleep(50000);
+	}
+	if (!port[0]) {
+		fprintf(stderr, "the fake API server did not start\n");
+		return -1;
+	}
+	port[strcspn(port, "\n")] = '\0';
+	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%s", port);
+	snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", fake_dir);
+	f = fopen(kubeconfig, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: %s\n"
+		"users:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context: {cluster: fake, user: u}\n"
+		"current-context: c\n", fake_url);
+	fclose(f);
+	crd_text = crd_json(top);
+	r = gl_json_parse_object(crd_text, strlen(crd_text), &crd, &err);
+	free(crd_text);
+	if (r >= 0)
+		r = gl_kube_config_load(kubeconfig, &cfg, &err);
+	if (r >= 0)
+		r = gl_kube_open(cfg, NULL, &k, &err);
+	if (r >= 0) {
+		static const struct gl_kube_res crds = { "apiextensions.k8s.io", "v1",
+							 "customresourcedefinitions", false };
+
+		r = gl_kube_create(k, &crds, NULL, crd, NULL, &err);
+	}
+	gl_kube_close(k);
+	gl_kube_config_free(cfg);
+	json_object_put(crd);
+	if (r < 0) {
+		fprintf(stderr, "posting the CRD failed: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void fake_stop(void)
+{
+	char cmd[128];
+
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGTERM);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = 0;
+	}
+	if (fake_dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", fake_dir);
+	}
+}
+
+/* ---- backends ---- */
+
+enum backend { SQLITE, KUBE };
+
+struct env {
+	enum backend be;
+	char dir[64];
+	char db[128];
+	char net[32];
+	struct gl_store *s;
+	struct gl_ipam_conf conf;
+};
+
+static int seq;
+
+static struct gl_store *open_store(struct env *e)
+{
+	struct gl_store_conf sc = { .type = e->be == SQLITE ? "sqlite" : "kubernetes", .path = e->db,
+				    .create = true, .kubeconfig = kubeconfig, .namespace = "gamelan-system" };
+	struct gl_store *s = NULL;
+	struct gl_err err = {0};
+
+	if (gl_store_open(&sc, &s, &err) < 0)
+		fail_msg("open %s store: %s", sc.type, err.msg);
+	return s;
+}
+
+/* A fresh store (SQLite) or a fresh network (Kubernetes: the fake lives
+ * for the whole run, each case names its own network). */
+static void env_init(struct env *e, enum backend be, const char *ipam_json)
+{
+	json_object *o = NULL;
+	struct gl_err err = {0};
+
+	memset(e, 0, sizeof(*e));
+	e->be = be;
+	snprintf(e->net, sizeof(e->net), "lan-%d", ++seq);
+	if (be == SQLITE) {
+		snprintf(e->dir, sizeof(e->dir), "/tmp/gl-suite-sq.XXXXXX");
+		assert_non_null(mkdtemp(e->dir));
+		snprintf(e->db, sizeof(e->db), "%s/ipam.db", e->dir);
+	}
+	e->s = open_store(e);
+	if (gl_json_parse_object(ipam_json, strlen(ipam_json), &o, &err) < 0)
+		fail_msg("bad test JSON: %s", err.msg);
+	if (gl_ipamconf_parse(o, e->net, &e->conf, &err) < 0)
+		fail_msg("bad test config: %s", err.msg);
+	json_object_put(o);
+}
+
+static void env_done(struct env *e)
+{
+	char p[160];
+
+	gl_ipamconf_free(&e->conf);
+	gl_store_close(e->s);
+	if (e->be == SQLITE) {
+		static const char *const sfx[] = { "", "-wal", "-shm" };
+
+		for (size_t i = 0; i < GL_ARRAY_SIZE(sfx); i++) {
+			snprintf(p, sizeof(p), "%s%s", e->db, sfx[i]);
+			unlink(p);
+		}
+		rmdir(e->dir);
+	}
+}
+
+static enum backend be_of(void **state)
+{
+	return (enum backend)(intptr_t)*state;
+}
+
+static struct gl_alloc_req req(struct env *e, const char *identity, const char *container,
+			       int64_t now)
+{
+	return (struct gl_alloc_req){ .conf = &e->conf, .identity = identity, .ifname = "eth0",
+				      .container_id = container, .node = "node1", .now = now };
+}
+
+static const char *str(const struct gl_ip *ip)
+{
+	static char buf[4][GL_IP_STRLEN];
+	static int k;
+
+	k = (k + 1) % 4;
+	return gl_ip_str(ip, buf[k], sizeof(buf[k]));
+}
+
+static const char *add_req(struct env *e, struct gl_alloc_req r)
+{
+	static char out[4][64];
+	static int k;
+	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	struct gl_err err = {0};
+
+	k = (k + 1) % 4;
+	if (gl_alloc_add(e->s, &r, ips, &err) < 0) {
+		snprintf(out[k], sizeof(out[k]), "E%d", err.code);
+		if (err.code != GL_ERR_POOL_EXHAUSTED && err.code != GL_ERR_PIN_CONFLICT &&
+		    err.code != GL_ERR_ADDR_IN_USE)
+			print_message("# ADD failed: %s\n", err.msg);
+		return out[k];
+	}
+	snprintf(out[k], sizeof(out[k]), "%s", str(&ips[0]));
+	return out[k];
+}
+
+static const char *add(struct env *e, const char *identity, const char *container, int64_t now)
+{
+	return add_req(e, req(e, identity, container, now));
+}
+
+static void del(struct env *e, const char *identity, const char *container, int64_t now)
+{
+	struct gl_alloc_req r = req(e, identity, container, now);
+	struct gl_err err = {0};
+
+	if (gl_alloc_del(e->s, &r, &err) < 0)
+		fail_msg("DEL: %s", err.msg);
+}
+
+static void scan(struct env *e, const char *network, struct gl_resv_list *l)
+{
+	struct gl_err err = {0};
+
+	if (e->s->ops->scan(e->s, network, l, &err) < 0)
+		fail_msg("scan: %s", err.msg);
+}
+
+/* The row of ip in the case's network (a copy), found = false when none. */
+static struct gl_resv row_of(struct env *e, const char *ip, bool *found)
+{
+	_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
+	struct gl_resv r = {0};
+	struct gl_ip x;
+
+	*found = false;
+	assert_int_equal(gl_ip_parse(ip, &x), 0);
+	scan(e, e->net, &l);
+	for (size_t i = 0; i < l.n; i++)
+		if (gl_ip_equal(&l.v[i].ip, &x)) {
+			r = l.v[i];
+			*found = true;
+		}
+	return r;
+}
+
+static const char *status_of(struct env *e, const char *ip)
+{
+	bool found;
+	struct gl_resv r = row_of(e, ip, &found);
+
+	return found ? gl_alloc_status(&r) : "none";
+}
+
+static size_t n_rows(struct env *e)
+{
+	_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
+
+	scan(e, e->net, &l);
+	return l.n;
+}
+
+static struct gl_resv mkrow(struct env *e, const char *ip, const char *identity, int pool)
+{
+	struct gl_resv r = {0};
+
+	snprintf(r.network, sizeof(r.network), "%s", e->net);
+	assert_int_equal(gl_ip_parse(ip, &r.ip), 0);
+	snprintf(r.identity, sizeof(r.identity), "%s", identity ? identity : "");
+	snprintf(r.ifname, sizeof(r.ifname), "%s", identity ? "eth0" : "");
+	snprintf(r.container_id, sizeof(r.container_id), "%s", identity ? "cid-1" : "");
+	r.pool = pool;
+	r.state = identity ? GL_RESV_BOUND : GL_RESV_CONFLICT;
+	r.expires = identity ? GL_RESV_NEVER : T0 + H;
+	snprintf(r.node, sizeof(r.node), "node1");
+	r.updated = T0;
+	return r;
+}
+
+static int w_insert(struct env *e, struct gl_resv *r)
+{
+	struct gl_err err = {0};
+	int ret = e->s->ops->begin(e->s, &err);
+
+	assert_int_equal(ret, 0);
+	ret = e->s->ops->insert(e->s, r, &err);
+	if (ret < 0)
+		e->s->ops->rollback(e->s);
+	else
+		assert_int_equal(e->s->ops->commit(e->s, &err), 0);
+	return ret;
+}
+
+static int w_update(struct env *e, struct gl_resv *r)
+{
+	struct gl_err err = {0};
+	int ret = e->s->ops->begin(e->s, &err);
+
+	assert_int_equal(ret, 0);
+	ret = e->s->ops->update(e->s, r, &err);
+	if (ret < 0)
+		e->s->ops->rollback(e->s);
+	else
+		assert_int_equal(e->s->ops->commit(e->s, &err), 0);
+	return ret;
+}
+
+static int w_remove(struct env *e, const struct gl_resv *r)
+{
+	struct gl_err err = {0};
+	int ret = e->s->ops->begin(e->s, &err);
+
+	assert_int_equal(ret, 0);
+	ret = e->s->ops->remove(e->s, r, &err);
+	if (ret < 0)
+		e->s->ops->rollback(e->s);
+	else
+		assert_int_equal(e->s->ops->commit(e->s, &err), 0);
+	return ret;
+}
+
+#define SEED "{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.200\"," \
+	     "\"rangeEnd\":\"192.168.1.216\",\"gateway\":\"192.168.1.1\""
+#define SMALL "{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.200\"," \
+	      "\"rangeEnd\":\"192.168.1.202\",\"hold\":\"1h\""
+
+/* ---- store-level cases ---- */
+
+static void test_insert_exists(void **state)
+{
+	struct env e;
+	struct gl_resv a, b, c, x1, x2;
+	int r;
+
+	env_init(&e, be_of(state), SEED "}");
+	a = mkrow(&e, "192.168.1.10", "games/a", 0);
+	assert_int_equal(w_insert(&e, &a), 0);
+	assert_true(a.version[0] != '\0');
+	/* The address is taken: SQLite cannot tell which key, Kubernetes can. */
+	b = mkrow(&e, "192.168.1.10", "games/b", 0);
+	r = w_insert(&e, &b);
+	assert_true(r == -EEXIST || r == -EADDRINUSE);
+	if (e.be == KUBE)
+		assert_int_equal(r, -EADDRINUSE);
+	/* The identity key is taken: -EEXIST, and nothing of it is left. */
+	c = mkrow(&e, "192.168.1.11", "games/a", 0);
+	assert_int_equal(w_insert(&e, &c), -EEXIST);
+	assert_string_equal(status_of(&e, "192.168.1.11"), "none");
+	/* Same identity in another pool or on another interface is another key. */
+	c = mkrow(&e, "192.168.1.12", "games/a", 1);
+	assert_int_equal(w_insert(&e, &c), 0);
+	c = mkrow(&e, "192.168.1.13", "games/a", 0);
+	snprintf(c.ifname, sizeof(c.ifname), "net1");
+	assert_int_equal(w_insert(&e, &c), 0);
+	/* Conflict rows have no identity: any number of them. */
+	x1 = mkrow(&e, "192.168.1.20", NULL, 0);
+	x2 = mkrow(&e, "192.168.1.21", NULL, 0);
+	assert_int_equal(w_insert(&e, &x1), 0);
+	assert_int_equal(w_insert(&e, &x2), 0);
+	assert_int_equal(n_rows(&e), 5);
+	env_done(&e);
+}
+
+/* Two writers (two processes on two nodes) insert the same identity at two
+ * addresses: exactly one keeps it. */
+static void test_identity_race_two_handles(void **state)
+{
+	struct env e;
+	struct gl_store *s2;
+	struct gl_resv a, b;
+	struct gl_err err = {0};
+
+	env_init(&e, be_of(state), SEED "}");
+	s2 = open_store(&e);
+	a = mkrow(&e, "192.168.1.30", "games/x", 0);
+	b = mkrow(&e, "192.168.1.31", "games/x", 0);
+	assert_int_equal(w_insert(&e, &a), 0);
+	assert_int_equal(s2->ops->begin(s2, &err), 0);
+	assert_int_equal(s2->ops->insert(s2, &b, &err), -EEXIST);
+	s2->ops->rollback(s2);
+	gl_store_close(s2);
+	assert_int_equal(n_rows(&e), 1);
+	assert_string_equal(status_of(&e, "192.168.1.30"), "Bound");
+	env_done(&e);
+}
+
+static void test_update_remove_versions(void **state)
+{
+	struct env e;
+	struct gl_resv a, old;
+	bool found;
+
+	env_init(&e, be_of(state), SEED "}");
+	a = mkrow(&e, "192.168.1.40", "games/a", 0);
+	assert_int_equal(w_insert(&e, &a), 0);
+	old = a;
+	a.state = GL_RESV_RELEASED;
+	a.expires = T0 + 24 * H;
+	assert_int_equal(w_update(&e, &a), 0);
+	assert_string_not_equal(a.version, old.version);
+	/* A writer that read before that write lost. */
+	old.pinned = true;
+	assert_int_equal(w_update(&e, &old), -ESTALE);
+	assert_int_equal(w_remove(&e, &old), -ESTALE);
+	assert_string_equal(status_of(&e, "192.168.1.40"), "Held");
+	assert_int_equal(row_of(&e, "192.168.1.40", &found).expires, T0 + 24 * H);
+	assert_int_equal(w_remove(&e, &a), 0);
+	assert_string_equal(status_of(&e, "192.168.1.40"), "none");
+	/* Gone: both are stale, the allocator decides again. */
+	assert_int_equal(w_remove(&e, &a), -ESTALE);
+	assert_int_equal(w_update(&e, &a), -ESTALE);
+	env_done(&e);
+}
+
+/* Every field survives the store (and for Kubernetes the object format). */
+static void test_roundtrip_and_scan_filter(void **state)
+{
+	struct env e, other;
+	struct gl_resv a, x, got;
+	bool found;
+
+	env_init(&e, be_of(state), SEED "}");
+	env_init(&other, be_of(state), SEED "}");
+	if (e.be == SQLITE) {
+		/* One database for both networks. */
+		gl_store_close(other.s);
+		snprintf(other.db, sizeof(other.db), "%s", e.db);
+		other.s = open_store(&other);
+	}
+	a = mkrow(&e, "fd00::c8", "games/dst-0", 3);
+	a.state = GL_RESV_RELEASED;
+	a.pinned = true;
+	a.expires = T0 + 1234;
+	a.updated = T0 + 99;
+	snprintf(a.node, sizeof(a.node), "worker-7.example");
+	snprintf(a.container_id, sizeof(a.container_id), "%064d", 7);
+	assert_int_equal(w_insert(&e, &a), 0);
+	got = row_of(&e, "fd00::c8", &found);
+	assert_true(found);
+	assert_string_equal(got.network, e.net);
+	assert_int_equal(got.pool, 3);
+	assert_string_equal(got.identity, "games/dst-0");
+	assert_string_equal(got.ifname, "eth0");
+	assert_string_equal(got.container_id, a.container_id);
+	assert_int_equal(got.state, GL_RESV_RELEASED);
+	assert_true(got.pinned);
+	assert_int_equal(got.expires, T0 + 1234);
+	assert_int_equal(got.updated, T0 + 99);
+	assert_string_equal(got.node, "worker-7.example");
+	assert_string_equal(got.version, a.version);
+	x = mkrow(&other, "192.168.1.50", NULL, 0);
+	assert_int_equal(w_insert(&other, &x), 0);
+	got = row_of(&other, "192.168.1.50", &found);
+	assert_true(found);
+	assert_int_equal(got.state, GL_RESV_CONFLICT);
+	assert_string_equal(got.identity, "");
+	assert_int_equal(got.expires, T0 + H);
+	/* scan(network) sees its own rows only; scan(NULL) all. */
+	assert_int_equal(n_rows(&e), 1);
+	assert_int_equal(n_rows(&other), 1);
+	{
+		_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
+		int mine = 0;
+
+		scan(&e, NULL, &l);
+		for (size_t i = 0; i < l.n; i++)
+			mine += strcmp(l.v[i].network, e.net) == 0 || strcmp(l.v[i].network, other.net) == 0;
+		assert_int_equal(mine, 2);
+	}
+	env_done(&other);
+	env_done(&e);
+}
+
+/* A decision abandoned half way leaves the rows as they were. */
+static void test_rollback(void **state)
+{
+	struct env e;
+	struct gl_resv a, b, c, upd;
+	struct gl_err err = {0};
+	_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
+	bool found;
+
+	env_init(&e, be_of(state), SEED "}");
+	a = mkrow(&e, "192.168.1.60", "games/a", 0);
+	b = mkrow(&e, "192.168.1.61", "games/b", 0);
+	assert_int_equal(w_insert(&e, &a), 0);
+	assert_int_equal(w_insert(&e, &b), 0);
+	assert_int_equal(e.s->ops->begin(e.s, &err), 0);
+	assert_int_equal(e.s->ops->scan(e.s, e.net, &l, &err), 0);
+	c = mkrow(&e, "192.168.1.62", "games/c", 0);
+	assert_int_equal(e.s->ops->insert(e.s, &c, &err), 0);
+	upd = a;
+	upd.state = GL_RESV_RELEASED;
+	upd.expires = T0 + 5;
+	assert_int_equal(e.s->ops->update(e.s, &upd, &err), 0);
+	upd.pinned = true;
+	assert_int_equal(e.s->ops->update(e.s, &upd, &err), 0);
+	assert_int_equal(e.s->ops->remove(e.s, &b, &err), 0);
+	e.s->ops->rollback(e.s);
+	assert_int_equal(n_rows(&e), 2);
+	assert_string_equal(status_of(&e, "192.168.1.60"), "Bound");
+	assert_false(row_of(&e, "192.168.1.60", &found).pinned);
+	assert_string_equal(status_of(&e, "192.168.1.61"), "Bound");
+	assert_string_equal(row_of(&e, "192.168.1.61", &found).identity, "games/b");
+	assert_string_equal(status_of(&e, "192.168.1.62"), "none");
+	env_done(&e);
+}
+
+/* ---- allocator-level cases ---- */
+
+static void test_sticky(void **state)
+{
+	struct env e;
+	bool found;
+
+	env_init(&e, be_of(state), SEED "}");
+	assert_string_equal(add(&e, "games/dst-0", "c1", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "games/dst-1", "c2", T0), "192.168.1.201");
+	del(&e, "games/dst-0", "c1", T0 + 1000);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	assert_int_equal(row_of(&e, "192.168.1.200", &found).expires, T0 + 1000 + 24 * H);
+	assert_string_equal(add(&e, "games/dst-2", "c3", T0 + 2000), "192.168.1.202");
+	assert_string_equal(add(&e, "games/dst-0", "c4", T0 + 3000), "192.168.1.200");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
+	assert_string_equal(row_of(&e, "192.168.1.200", &found).container_id, "c4");
+	/* The runtime retries the same ADD: same answer, no new row. */
+	assert_string_equal(add(&e, "games/dst-0", "c4", T0 + 3000), "192.168.1.200");
+	assert_int_equal(n_rows(&e), 3);
+	env_done(&e);
+}
+
+static void test_hold_and_exhaustion(void **state)
+{
+	struct env e;
+
+	env_init(&e, be_of(state), SMALL "}");
+	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "b", "cb", T0), "192.168.1.201");
+	assert_string_equal(add(&e, "c", "cc", T0), "192.168.1.202");
+	assert_string_equal(add(&e, "d", "cd", T0), "E100");
+	del(&e, "b", "cb", T0);
+	/* Held for b for an hour: d still gets nothing. */
+	assert_string_equal(add(&e, "d", "cd", T0 + H - 1), "E100");
+	/* After the hold, under exhaustion, the oldest expired Held one. */
+	assert_string_equal(add(&e, "d", "cd", T0 + H + 1), "192.168.1.201");
+	assert_string_equal(add(&e, "b", "cb2", T0 + H + 2), "E100");
+	assert_int_equal(n_rows(&e), 3);
+	env_done(&e);
+}
+
+static void test_pins(void **state)
+{
+	struct env e;
+	struct gl_err err = {0};
+	struct gl_ip ip;
+
+	env_init(&e, be_of(state), SEED ",\"pins\":{\"games/boss\":\"192.168.1.210\"}}");
+	assert_string_equal(add(&e, "games/boss", "c1", T0), "192.168.1.210");
+	assert_string_equal(add(&e, "games/x", "c2", T0), "192.168.1.200");
+	del(&e, "games/boss", "c1", T0);
+	assert_string_equal(status_of(&e, "192.168.1.210"), "Pinned");
+	/* An admin pin through the store. */
+	assert_int_equal(gl_ip_parse("192.168.1.205", &ip), 0);
+	assert_int_equal(gl_alloc_pin(e.s, e.net, "games/y", "eth0", &ip, 0, "node1", T0, &err), 0);
+	assert_string_equal(status_of(&e, "192.168.1.205"), "Pinned");
+	assert_string_equal(add(&e, "games/y", "c3", T0), "192.168.1.205");
+	assert_string_equal(status_of(&e, "192.168.1.205"), "Bound,Pinned");
+	/* Another identity may not pin a bound address. */
+	memset(&err, 0, sizeof(err));
+	assert_true(gl_alloc_pin(e.s, e.net, "games/z", "eth0", &ip, 0, "node1", T0, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_PIN_CONFLICT);
+	env_done(&e);
+}
+
+static void test_conflict_rows(void **state)
+{
+	struct env e;
+	struct gl_ip conflict;
+	struct gl_alloc_req r;
+
+	env_init(&e, be_of(state), SEED "}");
+	assert_string_equal(add(&e, "games/a", "c1", T0), "192.168.1.200");
+	/* The macvlan probe found .200 answered for: record it, give another. */
+	assert_int_equal(gl_ip_parse("192.168.1.200", &conflict), 0);
+	r = req(&e, "games/a", "c1", T0 + 10);
+	r.conflicts = &conflict;
+	r.n_conflicts = 1;
+	assert_string_equal(add_req(&e, r), "192.168.1.201");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Conflict");
+	/* Nobody gets it during conflictHold (10m), then it is free again. */
+	assert_string_equal(add(&e, "games/b", "c2", T0 + 20), "192.168.1.202");
+	assert_string_equal(add(&e, "games/c", "c3", T0 + 11 * 60 * 1000), "192.168.1.200");
+	env_done(&e);
+}
+
+static void test_gc(void **state)
+{
+	struct env e;
+	struct gl_cni_attachment valid[1];
+	struct gl_err err = {0};
+	struct gl_alloc_req r;
+	int released = -1;
+
+	env_init(&e, be_of(state), SEED "}");
+	assert_string_equal(add(&e, "games/a", "c1", T0), "192.168.1.200");
+	assert_string_equal(add(&e, "games/b", "c2", T0), "192.168.1.201");
+	r = req(&e, "games/other-node", "c3", T0);
+	r.node = "node2";
+	assert_string_equal(add_req(&e, r), "192.168.1.202");
+	memset(valid, 0, sizeof(valid));
+	snprintf(valid[0].container_id, sizeof(valid[0].container_id), "c1");
+	snprintf(valid[0].ifname, sizeof(valid[0].ifname), "eth0");
+	assert_int_equal(gl_alloc_gc(e.s, &e.conf, "node1", T0 + 5, valid, 1, &released, &err), 0);
+	assert_int_equal(released, 1);
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
+	assert_string_equal(status_of(&e, "192.168.1.201"), "Held");
+	assert_string_equal(status_of(&e, "192.168.1.202"), "Bound");
+	env_done(&e);
+}
+
+/* A wrapper that hides some rows from the first scan: the allocator's view
+ * is stale, as when another node took the address between its scan and
+ * its write. */
+struct stale {
+	struct gl_store base;
+	struct gl_store *inner;
+	struct gl_ip hide;
+	int scans;
+	int inserts;
+};
+
+static struct stale *S(struct gl_store *s)
+{
+	return (struct stale *)s;
+}
+
+static int st_begin(struct gl_store *s, struct gl_err *err) { return S(s)->inner->ops->begin(S(s)->inner, err); }
+static int st_commit(struct gl_store *s, struct gl_err *err) { return S(s)->inner->ops->commit(S(s)->inner, err); }
+static void st_rollback(struct gl_store *s) { S(s)->inner->ops->rollback(S(s)->inner); }
+static int st_update(struct gl_store *s, struct gl_resv *r, struct gl_err *err) { return S(s)->inner->ops->update(S(s)->inner, r, err); }
+static int st_remove(struct gl_store *s, const struct gl_resv *r, struct gl_err *err) { return S(s)->inner->ops->remove(S(s)->inner, r, err); }
+static int st_status(struct gl_store *s, struct gl_err *err) { return 0; }
+static void st_close(struct gl_store *s) { free(s); }
+
+static int st_insert(struct gl_store *s, struct gl_resv *r, struct gl_err *err)
+{
+	S(s)->inserts++;
+	return S(s)->inner->ops->insert(S(s)->inner, r, err);
+}
+
+static int st_scan(struct gl_store *s, const char *network, struct gl_resv_list *ret,
+		   struct gl_err *err)
+{
+	size_t n0 = ret->n, k = n0;
+	int r = S(s)->inner->ops->scan(S(s)->inner, network, ret, err);
+
+	if (r < 0 || S(s)->scans++ > 0)
+		return r;
+	for (size_t i = n0; i < ret->n; i++)
+		if (!gl_ip_equal(&ret->v[i].ip, &S(s)->hide))
+			ret->v[k++] = ret->v[i];
+	ret->n = k;
+	return 0;
+}
+
+static const struct gl_store_ops stale_ops = {
+	.type = "stale", .close = st_close, .begin = st_begin, .commit = st_commit,
+	.rollback = st_rollback, .scan = st_scan, .insert = st_insert, .update = st_update,
+	.remove = st_remove, .status = st_status,
+};
+
+static void test_taken_under_us(void **state)
+{
+	struct env e;
+	struct stale *w = calloc(1, sizeof(*w));
+	struct gl_store *real;
+	const char *got;
+
+	assert_non_null(w);
+	env_init(&e, be_of(state), SEED "}");
+	assert_string_equal(add(&e, "games/first", "c1", T0), "192.168.1.200");
+	real = e.s;
+	w->base.ops = &stale_ops;
+	w->inner = real;
+	assert_int_equal(gl_ip_parse("192.168.1.200", &w->hide), 0);
+	e.s = &w->base;
+	got = add(&e, "games/second", "c2", T0);
+	e.s = real;
+	free(w);
+	/* Never the taken address; Kubernetes knows it was the address and
+	 * tries another at once, SQLite decides again. */
+	assert_true(strncmp(got, "192.168.1.2", 11) == 0);
+	assert_string_not_equal(got, "192.168.1.200");
+	assert_string_equal(status_of(&e, got), "Bound");
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
+	assert_int_equal(n_rows(&e), 2);
+	env_done(&e);
+}
+
+static void test_networks_and_ipv6(void **state)
+{
+	struct env e;
+
+	env_init(&e, be_of(state), "{\"ranges\":[[{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.200\","
+		 "\"rangeEnd\":\"192.168.1.201\"}],[{\"subnet\":\"fd00::/64\",\"rangeStart\":\"fd00::c8\","
+		 "\"rangeEnd\":\"fd00::c9\"}]]}");
+	{
+		struct gl_alloc_req r = req(&e, "games/ds", "c1", T0);
+		struct gl_ip ips[GL_IPAM_MAX_POOLS];
+		struct gl_err err = {0};
+
+		assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
+		assert_string_equal(str(&ips[0]), "192.168.1.200");
+		assert_string_equal(str(&ips[1]), "fd00::c8");
+		del(&e, "games/ds", "c1", T0);
+		r.container_id = "c2";
+		assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
+		assert_string_equal(str(&ips[1]), "fd00::c8");
+	}
+	assert_int_equal(n_rows(&e), 2);
+	env_done(&e);
+}
+
+/* ---- the Kubernetes store's own cases ---- */
+
+static void test_kube_names(void **state)
+{
+	char net[GL_STORE_KUBE_NET_MAX], name[GL_STORE_KUBE_NAME_MAX], idl[17];
+	struct gl_ip ip;
+
+	gl_store_kube_net_label("lan", net);
+	assert_string_equal(net, "lan");
+	gl_store_kube_net_label("gamelan-conf", net);
+	assert_string_equal(net, "gamelan-conf");
+	/* Changed: lowercased, '_' and '.' replaced, then a hash. */
+	gl_store_kube_net_label("My_Net.1", net);
+	assert_int_equal(strncmp(net, "my-net-1-", 9), 0);
+	assert_int_equal(strlen(net), 17);
+	/* Cut to 40, then a hash. */
+	gl_store_kube_net_label("abcdefghijabcdefghijabcdefghijabcdefghijKLM", net);
+	assert_int_equal(strlen(net), 49);
+	assert_int_equal(strncmp(net, "abcdefghijabcdefghijabcdefghijabcdefghij-", 41), 0);
+	{
+		char net2[GL_STORE_KUBE_NET_MAX];
+
+		gl_store_kube_net_label("abcdefghijabcdefghijabcdefghijabcdefghijKLN", net2);
+		assert_string_not_equal(net, net2);
+	}
+	assert_int_equal(gl_ip_parse("192.168.1.200", &ip), 0);
+	gl_store_kube_name("lan", &ip, name);
+	assert_string_equal(name, "lan-192-168-1-200");
+	assert_int_equal(gl_ip_parse("fd00::1:c8", &ip), 0);
+	gl_store_kube_name("lan", &ip, name);
+	assert_string_equal(name, "lan-fd00--1-c8");
+	/* Names and label values start and end alphanumeric. */
+	assert_int_equal(gl_ip_parse("fd00::", &ip), 0);
+	gl_store_kube_name("lan", &ip, name);
+	assert_string_equal(name, "lan-fd00--0");
+	gl_store_kube_net_label("-lan-", net);
+	assert_int_equal(strncmp(net, "nlan--", 6), 0);
+	assert_int_equal(strlen(net), 14);
+	gl_store_kube_net_label("lan-", net);
+	assert_int_equal(strncmp(net, "lan--", 5), 0);
+	assert_true(isxdigit((unsigned char)net[strlen(net) - 1]));
+	gl_store_kube_identity_label("games/dst-0", idl);
+	assert_int_equal(strlen(idl), 16);
+	assert_int_equal(strspn(idl, "0123456789abcdef"), 16);
+}
+
+static void test_kube_time(void **state)
+{
+	char t[32];
+	int64_t ms;
+
+	gl_store_kube_time_str(T0 + 42, t);
+	assert_string_equal(t, "2023-11-14T22:13:20.042Z");
+	assert_int_equal(gl_store_kube_time_parse(t, &ms), 0);
+	assert_int_equal(ms, T0 + 42);
+	assert_int_equal(gl_store_kube_time_parse("2023-11-14T22:13:20Z", &ms), 0);
+	assert_int_equal(ms, T0);
+	assert_int_equal(gl_store_kube_time_parse("2023-11-14T22:13:20.5+00:00", &ms), 0);
+	assert_int_equal(ms, T0 + 500);
+	assert_int_equal(gl_store_kube_time_parse("2023-11-14T22:13:20+02:00", &ms), -EINVAL);
+	assert_int_equal(gl_store_kube_time_parse("2023-13-14T22:13:20Z", &ms), -EINVAL);
+	assert_int_equal(gl_store_kube_time_parse("yesterday", &ms), -EINVAL);
+	assert_int_equal(gl_store_kube_time_parse("2023-11-14T22:13:20.Z", &ms), -EINVAL);
+}
+
+static void test_kube_json(void **state)
+{
+	struct gl_resv r = {0}, back;
+	json_object *o, *spec, *meta, *labels, *v;
+	char why[256];
+
+	snprintf(r.network, sizeof(r.network), "Lan");
+	assert_int_equal(gl_ip_parse("192.168.1.200", &r.ip), 0);
+	snprintf(r.identity, sizeof(r.identity), "games/dst-0");
+	snprintf(r.ifname, sizeof(r.ifname), "eth0");
+	snprintf(r.container_id, sizeof(r.container_id), "abc");
+	snprintf(r.node, sizeof(r.node), "node1");
+	snprintf(r.version, sizeof(r.version), "17");
+	r.pool = 1;
+	r.state = GL_RESV_BOUND;
+	r.expires = GL_RESV_NEVER;
+	r.updated = T0;
+	o = gl_store_kube_to_json(&r, "gamelan-system", true);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "spec", &spec));
+	assert_true(json_object_object_get_ex(o, "metadata", &meta));
+	assert_true(json_object_object_get_ex(meta, "labels", &labels));
+	assert_true(json_object_object_get_ex(o, "apiVersion", &v));
+	assert_string_equal(json_object_get_string(v), "gamelan.dev/v1alpha1");
+	assert_true(json_object_object_get_ex(o, "kind", &v));
+	assert_string_equal(json_object_get_string(v), "IPReservation");
+	assert_true(json_object_object_get_ex(meta, "resourceVersion", &v));
+	assert_string_equal(json_object_get_string(v), "17");
+	assert_true(json_object_object_get_ex(spec, "state", &v));
+	assert_string_equal(json_object_get_string(v), "Bound");
+	assert_false(json_object_object_get_ex(spec, "expires", &v));
+	assert_true(json_object_object_get_ex(labels, "gamelan.dev/node", &v));
+	assert_true(json_object_object_get_ex(labels, "gamelan.dev/identity", &v));
+	assert_true(json_object_object_get_ex(labels, "gamelan.dev/network", &v));
+	assert_int_equal(strncmp(json_object_get_string(v), "lan-", 4), 0);
+	assert_true(json_object_object_get_ex(meta, "name", &v));
+	assert_int_equal(strncmp(json_object_get_string(v), "lan-", 4), 0);
+	assert_int_equal(gl_store_kube_from_json(o, &back, why, sizeof(why)), 0);
+	assert_string_equal(back.network, "Lan");
+	assert_int_equal(back.pool, 1);
+	assert_string_equal(back.identity, "games/dst-0");
+	assert_string_equal(back.version, "17");
+	assert_int_equal(back.expires, GL_RESV_NEVER);
+	assert_int_equal(back.updated, T0);
+	/* Hostile objects: a wrong type, a bad state, a name that does not
+	 * lock its address. */
+	json_object_object_add(spec, "pool", json_object_new_string("1"));
+	assert_int_equal(gl_store_kube_from_json(o, &back, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "pool"));
+	json_object_object_add(spec, "pool", json_object_new_int(1));
+	json_object_object_add(spec, "state", json_object_new_string("Taken"));
+	assert_int_equal(gl_store_kube_from_json(o, &back, why, sizeof(why)), -EBADMSG);
+	json_object_object_add(spec, "state", json_object_new_string("Released"));
+	json_object_object_add(meta, "name", json_object_new_string("lan-x"));
+	assert_int_equal(gl_store_kube_from_json(o, &back, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "named"));
+	json_object_put(o);
+	/* A conflict row: no identity label; a node that is no label value. */
+	memset(&r, 0, sizeof(r));
+	snprintf(r.network, sizeof(r.network), "lan");
+	assert_int_equal(gl_ip_parse("192.168.1.9", &r.ip), 0);
+	r.state = GL_RESV_CONFLICT;
+	r.expires = T0 + H;
+	snprintf(r.node, sizeof(r.node), "bad node/");
+	o = gl_store_kube_to_json(&r, "ns", false);
+	assert_true(json_object_object_get_ex(o, "metadata", &meta));
+	assert_true(json_object_object_get_ex(meta, "labels", &labels));
+	assert_false(json_object_object_get_ex(labels, "gamelan.dev/identity", &v));
+	assert_false(json_object_object_get_ex(labels, "gamelan.dev/node", &v));
+	assert_false(json_object_object_get_ex(meta, "resourceVersion", &v));
+	json_object_put(o);
+}
+
+/* An ADD costs a constant number of requests: scan + POST + identity check
+ * for a new address, scan + PUT to get a reservation back. */
+static void test_kube_round_trips(void **state)
+{
+	struct env e;
+	long before;
+
+	env_init(&e, KUBE, "{\"range\":\"10.9.0.0/16\"}");
+	assert_string_equal(add(&e, "games/a", "c1", T0), "10.9.0.1");
+	before = gl_store_kube_requests(e.s);
+	assert_string_equal(add(&e, "games/b", "c2", T0), "10.9.0.2");
+	assert_int_equal(gl_store_kube_requests(e.s) - before, 3);
+	del(&e, "games/b", "c2", T0);
+	before = gl_store_kube_requests(e.s);
+	assert_string_equal(add(&e, "games/b", "c3", T0), "10.9.0.2");
+	assert_int_equal(gl_store_kube_requests(e.s) - before, 2);
+	env_done(&e);
+}
+
+static void test_kube_malformed_and_status(void **state)
+{
+	static const struct gl_kube_res res = { "gamelan.dev", "v1alpha1", "ipreservations", true };
+	struct env e;
+	struct gl_kube_config *cfg = NULL;
+	struct gl_kube *k = NULL;
+	struct gl_err err = {0};
+	json_object *bad = NULL;
+	_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
+	char text[512];
+
+	env_init(&e, KUBE, SEED "}");
+	assert_int_equal(e.s->ops->status(e.s, &err), 0);
+	/* An object that claims an address under another name. */
+	snprintf(text, sizeof(text), "{\"apiVersion\":\"gamelan.dev/v1alpha1\",\"kind\":\"IPReservation\","
+		 "\"metadata\":{\"name\":\"stray\",\"labels\":{\"gamelan.dev/network\":\"%s\"}},"
+		 "\"spec\":{\"network\":\"%s\",\"address\":\"192.168.1.200\",\"state\":\"Bound\","
+		 "\"identity\":\"x\"}}", e.net, e.net);
+	assert_int_equal(gl_json_parse_object(text, strlen(text), &bad, &err), 0);
+	assert_int_equal(gl_kube_config_load(kubeconfig, &cfg, &err), 0);
+	assert_int_equal(gl_kube_open(cfg, NULL, &k, &err), 0);
+	assert_int_equal(gl_kube_create(k, &res, "gamelan-system", bad, NULL, &err), 0);
+	memset(&err, 0, sizeof(err));
+	assert_true(e.s->ops->scan(e.s, e.net, &l, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_STORE);
+	assert_non_null(strstr(err.msg, "stray"));
+	assert_string_equal(add(&e, "games/a", "c1", T0), "E103");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(gl_kube_delete(k, &res, "gamelan-system", "stray", NULL, NULL, &err), 0);
+	assert_string_equal(add(&e, "games/a", "c1", T0), "192.168.1.200");
+	gl_kube_close(k);
+	gl_kube_config_free(cfg);
+	json_object_put(bad);
+	env_done(&e);
+}
+
+static void test_kube_unreachable(void **state)
+{
+	char path[PATH_MAX];
+	struct gl_store_conf sc = { .type = "kubernetes", .kubeconfig = path };
+	struct gl_store *s = NULL;
+	struct gl_err err = {0};
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/kubeconfig-dead", fake_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* Port 1 on loopback: nothing listens, the connection is refused. */
+	fprintf(f, "apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: http://127.0.0.1:1\n"
+		"users:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context: {cluster: d, user: u}\n"
+		"current-context: c\n");
+	fclose(f);
+	r = gl_store_open(&sc, &s, &err);
+	if (r >= 0) {
+		r = s->ops->status(s, &err);
+		gl_store_close(s);
+	}
+	assert_true(r < 0);
+	assert_true(err.msg[0] != '\0');
+}
+
+/* ---- main ---- */
+
+#define BOTH(fn) \
+	{ .name = #fn "/sqlite", .test_func = fn, .initial_state = (void *)(intptr_t)SQLITE }, \
+	{ .name = #fn "/kubernetes", .test_func = fn, .initial_state = (void *)(intptr_t)KUBE }
+
+int main(void)
+{
+	const struct CMUnitTest suite[] = {
+		BOTH(test_insert_exists),
+		BOTH(test_identity_race_two_handles),
+		BOTH(test_update_remove_versions),
+		BOTH(test_roundtrip_and_scan_filter),
+		BOTH(test_rollback),
+		BOTH(test_sticky),
+		BOTH(test_hold_and_exhaustion),
+		BOTH(test_pins),
+		BOTH(test_conflict_rows),
+		BOTH(test_gc),
+		BOTH(test_taken_under_us),
+		BOTH(test_networks_and_ipv6),
+		cmocka_unit_test(test_kube_names),
+		cmocka_unit_test(test_kube_time),
+		cmocka_unit_test(test_kube_json),
+		cmocka_unit_test(test_kube_round_trips),
+		cmocka_unit_test(test_kube_malformed_and_status),
+		cmocka_unit_test(test_kube_unreachable),
+	};
+	int r;
+
+	if (fake_start() < 0) {
+		fake_stop();
+		fprintf(stderr, "test_store_suite: cannot run the Kubernetes half without the fake API server\n");
+		return 1;
+	}
+	r = cmocka_run_group_tests(suite, NULL, NULL);
+	fake_stop();
+	return r;
+}
