@@ -2,6 +2,7 @@
  * NETLINK_NETFILTER socket that sends a batch and reads every ack back. */
 #include "nft.h"
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -36,6 +37,9 @@
 #define NFT_RECV_TIMEOUT_S 10
 /* The largest batch we agree to build (2000 forwards are about 1.5 MB). */
 #define NFT_BATCH_MAX (64u << 20)
+/* One read of a dump or of acks (the kernel builds dump skbs of at most
+ * 32 KiB; more room costs nothing). */
+#define NFT_DUMP_BUF (64u << 10)
 
 struct gl_nft_rule {
 	struct nftnl_rule *r;
@@ -807,56 +811,127 @@ int gl_nft_batch_del_rule(struct gl_nft_batch *b, int family, const char *table,
 
 /* ---- parsing ---- */
 
-static int comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	const char **ret = data;
-	uint8_t len = nftnl_udata_len(attr);
-	const char *v = nftnl_udata_get(attr);
+/* A dump of 2000 rules is parsed on every list/apply/remove: read only the
+ * top-level attributes we keep, straight from the wire (no libnftnl object,
+ * no expression allocated). The bytes come from the kernel but are treated
+ * as hostile all the same: every length is checked. */
+struct rule_attrs {
+	const struct nlattr *chain, *handle, *position, *userdata;
+	const char *msg_end;         /* nlh + nlmsg_len */
+	const char *end;             /* where the last attribute walked ends */
+	bool bad;
+};
 
-	if (nftnl_udata_type(attr) != NFTNL_UDATA_RULE_COMMENT)
-		return 0;
-	/* A comment is a NUL-terminated string filling its attribute. */
-	if (len == 0 || v[len - 1] != '\0' || strlen(v) + 1 != len)
-		return -1;
-	*ret = v;
+static int rule_attr_cb(const struct nlattr *a, void *data)
+{
+	struct rule_attrs *ra = data;
+	const struct nlattr **slot = NULL;
+	enum mnl_attr_data_type type = MNL_TYPE_UNSPEC;
+
+	/* libmnl bounds attributes by the *aligned* message length: an odd
+	 * nlmsg_len would let the last one reach up to 3 bytes past it. */
+	if ((size_t)(ra->msg_end - (const char *)a) < a->nla_len) {
+		ra->bad = true;
+		return MNL_CB_ERROR;
+	}
+	ra->end = (const char *)a + NLA_ALIGN(a->nla_len);
+	switch (mnl_attr_get_type(a)) {
+	case NFTA_RULE_CHAIN:
+		slot = &ra->chain;
+		type = MNL_TYPE_NUL_STRING;
+		break;
+	case NFTA_RULE_HANDLE:
+		slot = &ra->handle;
+		type = MNL_TYPE_U64;
+		break;
+	case NFTA_RULE_POSITION:
+		slot = &ra->position;
+		type = MNL_TYPE_U64;
+		break;
+	case NFTA_RULE_USERDATA:
+		slot = &ra->userdata;
+		type = MNL_TYPE_BINARY;
+		break;
+	default:
+		return MNL_CB_OK;   /* table, expressions, ...: not ours to read */
+	}
+	if (mnl_attr_validate(a, type) < 0) {
+		ra->bad = true;
+		return MNL_CB_ERROR;
+	}
+	*slot = a;
+	return MNL_CB_OK;
+}
+
+/* The comment in a rule's user data: a list of TLVs (type u8, length u8,
+ * value), as libnftnl writes it. NULL (no comment) or the comment; -1 when
+ * the TLVs are malformed or the comment is not a string filling its TLV. */
+static int udata_comment(const uint8_t *u, size_t len, const char **ret)
+{
+	const char *comment = NULL;
+	size_t pos = 0;
+
+	while (pos < len) {
+		uint8_t type, l;
+
+		if (len - pos < 2)
+			return -1;
+		type = u[pos];
+		l = u[pos + 1];
+		if (len - pos - 2 < l)
+			return -1;
+		if (type == NFTNL_UDATA_RULE_COMMENT) {
+			const char *v = (const char *)u + pos + 2;
+
+			if (l == 0 || v[l - 1] != '\0' || strlen(v) + 1 != l)
+				return -1;
+			comment = v;  /* the last one wins, as libnftnl reads it */
+		}
+		pos += 2u + l;
+	}
+	*ret = comment;
 	return 0;
 }
 
 int gl_nft_rule_info_parse(const struct nlmsghdr *nlh, struct gl_nft_rule_info *ret)
 {
 	struct gl_nft_rule_info info = { 0 };
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	const char *chain, *comment = NULL;
-	int e = -EBADMSG;
+	struct rule_attrs ra = { 0 };
+	const char *tail, *chain, *comment = NULL;
+	size_t clen;
 
-	if (!r)
-		return -ENOMEM;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
-		goto out;
-	chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
-	if (!chain || strlen(chain) > GL_NFT_NAME_MAX)
-		goto out;
-	memcpy(info.chain, chain, strlen(chain) + 1);
-	if (nftnl_rule_is_set(r, NFTNL_RULE_HANDLE))
-		info.handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
-	if (nftnl_rule_is_set(r, NFTNL_RULE_POSITION))
-		info.position = (uint32_t)nftnl_rule_get_u64(r, NFTNL_RULE_POSITION);
-	if (nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) {
-		uint32_t len = 0;
-		const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
-
-		if (u && len > 0 && nftnl_udata_parse(u, len, comment_cb, &comment) < 0)
-			goto out;
-		/* A foreign rule's comment may be longer than ours can be:
-		 * keep a prefix, it is only compared against ours. */
-		if (comment)
-			snprintf(info.comment, sizeof(info.comment), "%s", comment);
-	}
+	if (!nlh || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return -EBADMSG;
+	ra.msg_end = (const char *)nlh + nlh->nlmsg_len;
+	ra.end = (const char *)mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), rule_attr_cb, &ra) < 0 || ra.bad)
+		return -EBADMSG;
+	/* mnl_attr_parse stops quietly at an attribute that does not fit:
+	 * whatever is left after the last good one means a broken message. */
+	tail = ra.msg_end;
+	if (ra.end < tail && (size_t)(tail - ra.end) >= NLA_ALIGNTO)
+		return -EBADMSG;
+	if (!ra.chain)
+		return -EBADMSG;
+	chain = mnl_attr_get_str(ra.chain);
+	clen = strlen(chain);
+	if (clen == 0 || clen > GL_NFT_NAME_MAX)
+		return -EBADMSG;
+	memcpy(info.chain, chain, clen + 1);
+	if (ra.handle)
+		info.handle = be64toh(mnl_attr_get_u64(ra.handle));
+	if (ra.position)
+		info.position = (uint32_t)be64toh(mnl_attr_get_u64(ra.position));
+	if (ra.userdata &&
+	    udata_comment(mnl_attr_get_payload(ra.userdata), mnl_attr_get_payload_len(ra.userdata),
+			  &comment) < 0)
+		return -EBADMSG;
+	/* A foreign rule's comment may be longer than ours can be: keep a
+	 * prefix, it is only compared against ours. */
+	if (comment)
+		snprintf(info.comment, sizeof(info.comment), "%s", comment);
 	*ret = info;
-	e = 0;
-out:
-	nftnl_rule_free(r);
-	return e;
+	return 0;
 }
 
 /* ---- the socket ---- */
@@ -1050,8 +1125,10 @@ int gl_nft_send(const struct gl_nft_batch *b, struct gl_err *err)
 static int talk(struct nft_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, bool *intr,
 		struct gl_err *err)
 {
-	_cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
-	const size_t bufsize = MNL_SOCKET_BUFFER_SIZE * 4;
+	/* Big reads: the kernel sizes each dump skb after the largest read
+	 * so far (up to 32 KiB), so a dump of 2000 rules takes few trips. */
+	const size_t bufsize = NFT_DUMP_BUF > MNL_SOCKET_BUFFER_SIZE ? NFT_DUMP_BUF : MNL_SOCKET_BUFFER_SIZE;
+	_cleanup_free_ char *buf = malloc(bufsize);
 	uint32_t seq = nlh->nlmsg_seq;
 	int e;
 

@@ -155,7 +155,7 @@ int gl_nft_send(const struct gl_nft_batch *b, struct gl_err *err);
 /* One rule of a dump. */
 struct gl_nft_rule_info {
 	char chain[GL_NFT_NAME_MAX + 1];
-	uint64_t handle;                       /* 0 when absent (never from a dump) */
+	uint64_t handle;                       /* 0 when absent (a batch message; a dump has it) */
 	char comment[GL_NFT_COMMENT_MAX + 1];  /* "" when the rule has none */
 	uint32_t position;                     /* 0 when absent */
 };
@@ -170,5 +170,8 @@ int gl_nft_table_exists(int family, const char *table, struct gl_err *err);
 /* The ruleset generation id now. */
 int gl_nft_genid(uint32_t *ret, struct gl_err *err);
 
-/* Parse a rule message (from a dump or our own batch) into info. -EBADMSG. */
+/* Parse a rule message (from a dump, or of our own batch: no handle there,
+ * handle 0) into info: chain (required), handle, position and the comment,
+ * read straight from the top-level attributes (expressions are skipped, not
+ * parsed). Every length is checked; a malformed message -> -EBADMSG. */
 int gl_nft_rule_info_parse(const struct nlmsghdr *nlh, struct gl_nft_rule_info *ret);

@@ -147,24 +147,87 @@ static int fwd_validate(const struct fwd *f, const char *what, struct gl_err *er
 	return 0;
 }
 
+/* Appenders for the comment: a dump and an apply build thousands of them,
+ * and printf's machinery (inet_ntop included) was most of their cost. */
+static char *put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_uint(char *p, unsigned v)
+{
+	char d[10];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/* IPv4 as inet_ntop writes it; IPv6 (rare here, and its zero-run rules are
+ * subtle) through inet_ntop itself. */
+static char *put_ip(char *p, const struct gl_ip *ip)
+{
+	char buf[GL_IP_STRLEN];
+
+	if (ip->family == AF_INET) {
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*p++ = '.';
+			p = put_uint(p, ip->addr[i]);
+		}
+		return p;
+	}
+	return put_str(p, gl_ip_str(ip, buf, sizeof(buf)));
+}
+
 /* The canonical comment: every field, positional, one space apart:
  * "gamelan:fwd:NAME WANIF WANADDR|* PROTO PORT TO TOPORT LANADDR|- snat|nosnat".
  * The lan address is kept even with nosnat so that nothing given is lost. */
 static int fwd_comment(const struct fwd *f, char *buf, size_t size)
 {
-	char wan[GL_IP_STRLEN] = "*", to[GL_IP_STRLEN], lan[GL_IP_STRLEN] = "-";
-	int n;
+	/* Every field is bounded (name 63, interface 15, addresses 45): the
+	 * whole fits here; the comment limit is checked after. */
+	char c[sizeof(ROUTER_COMMENT_PREFIX) + sizeof(f->name) + sizeof(f->wan_if) +
+	       3 * GL_IP_STRLEN + 64];
+	char *p = c;
+	size_t n;
 
+	p = put_str(p, ROUTER_COMMENT_PREFIX);
+	p = put_str(p, f->name);
+	*p++ = ' ';
+	p = put_str(p, f->wan_if);
+	*p++ = ' ';
 	if (f->has_wan_addr)
-		gl_ip_str(&f->wan_addr, wan, sizeof(wan));
-	gl_ip_str(&f->to, to, sizeof(to));
+		p = put_ip(p, &f->wan_addr);
+	else
+		*p++ = '*';
+	*p++ = ' ';
+	p = put_str(p, proto_str(f->proto));
+	*p++ = ' ';
+	p = put_uint(p, f->port);
+	*p++ = ' ';
+	p = put_ip(p, &f->to);
+	*p++ = ' ';
+	p = put_uint(p, f->to_port);
+	*p++ = ' ';
 	if (f->has_lan_addr)
-		gl_ip_str(&f->lan_addr, lan, sizeof(lan));
-	n = snprintf(buf, size, ROUTER_COMMENT_PREFIX "%s %s %s %s %u %s %u %s %s", f->name,
-		     f->wan_if, wan, proto_str(f->proto), f->port, to, f->to_port, lan,
-		     f->snat ? "snat" : "nosnat");
-	if (n < 0 || (size_t)n >= size || (size_t)n > GL_NFT_COMMENT_MAX)
+		p = put_ip(p, &f->lan_addr);
+	else
+		*p++ = '-';
+	*p++ = ' ';
+	p = put_str(p, f->snat ? "snat" : "nosnat");
+	n = (size_t)(p - c);
+	if (n >= size || n > GL_NFT_COMMENT_MAX)
 		return -ENAMETOOLONG;
+	memcpy(buf, c, n);
+	buf[n] = 0;
 	return 0;
 }
 
@@ -239,31 +302,112 @@ static bool fwd_equal(const struct fwd *a, const struct fwd *b)
 
 /* ---- a desired set: JSON, checks ---- */
 
-static bool fwd_overlap(const struct fwd *a, const struct fwd *b)
+/* Sorting a set by index: names, then the WAN match key. */
+struct fwd_ix {
+	const struct fwd *f;
+	size_t i;
+};
+
+static int ix_cmp(size_t a, size_t b)
 {
-	if (strcmp(a->wan_if, b->wan_if) || a->proto != b->proto || a->port != b->port ||
-	    a->to.family != b->to.family)
-		return false;
-	/* "any address" overlaps every address of the interface. */
-	return !a->has_wan_addr || !b->has_wan_addr || gl_ip_equal(&a->wan_addr, &b->wan_addr);
+	return a < b ? -1 : a > b;
 }
 
-/* Names unique, no two forwards catching the same packets. O(n^2) over
- * small sets; sets are bounded by FWD_SET_MAX. */
+static int by_name_cmp(const void *a, const void *b)
+{
+	const struct fwd_ix *x = a, *y = b;
+	int c = strcmp(x->f->name, y->f->name);
+
+	return c ? c : ix_cmp(x->i, y->i);
+}
+
+/* The packets a forward catches: interface, protocol, port, family. */
+static int wan_key_cmp(const struct fwd *a, const struct fwd *b)
+{
+	int c = strcmp(a->wan_if, b->wan_if);
+
+	if (c)
+		return c;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return a->to.family - b->to.family;
+}
+
+/* By WAN key; within one, "any address" first, then by address. */
+static int by_wan_cmp(const void *a, const void *b)
+{
+	const struct fwd_ix *x = a, *y = b;
+	int c = wan_key_cmp(x->f, y->f);
+
+	if (c)
+		return c;
+	if (x->f->has_wan_addr != y->f->has_wan_addr)
+		return x->f->has_wan_addr ? 1 : -1;
+	if (x->f->has_wan_addr &&
+	    (c = memcmp(x->f->wan_addr.addr, y->f->wan_addr.addr, gl_ip_size(&x->f->wan_addr))))
+		return c;
+	return ix_cmp(x->i, y->i);
+}
+
+/* A conflicting pair (i < j); kept when it comes before *best, so that of
+ * several conflicts the one earliest in the set is reported. */
+static void pair_keep(size_t a, size_t b, bool name, size_t best[2], bool *best_name, bool *found)
+{
+	size_t i = a < b ? a : b, j = a < b ? b : a;
+
+	if (*found && (i > best[0] || (i == best[0] && j >= best[1])))
+		return;
+	best[0] = i;
+	best[1] = j;
+	*best_name = name;
+	*found = true;
+}
+
+/* Names unique, no two forwards catching the same packets. Sorted, then
+ * neighbours compared: O(n log n), a set of thousands costs nothing. */
 static int fwd_set_check(const struct fwd_set *s, struct gl_err *err)
 {
+	_cleanup_free_ struct fwd_ix *v = NULL;
+	size_t best[2] = { 0 };
+	bool found = false, name = false;
+
+	if (s->n < 2)
+		return 0;
+	v = malloc(s->n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++)
-		for (size_t j = i + 1; j < s->n; j++) {
-			if (!strcmp(s->v[i].name, s->v[j].name))
-				return gl_err_set(err, GL_ERR_INVALID_CONFIG,
-						  "forward \"%s\" is given twice", s->v[i].name);
-			if (fwd_overlap(&s->v[i], &s->v[j]))
-				return gl_err_set(err, GL_ERR_INVALID_CONFIG,
-						  "forwards \"%s\" and \"%s\" catch the same %s port %u on %s",
-						  s->v[i].name, s->v[j].name, proto_str(s->v[i].proto),
-						  s->v[i].port, s->v[i].wan_if);
+		v[i] = (struct fwd_ix){ .f = &s->v[i], .i = i };
+	qsort(v, s->n, sizeof(*v), by_name_cmp);
+	for (size_t k = 1; k < s->n; k++)
+		if (!strcmp(v[k - 1].f->name, v[k].f->name))
+			pair_keep(v[k - 1].i, v[k].i, true, best, &name, &found);
+	qsort(v, s->n, sizeof(*v), by_wan_cmp);
+	for (size_t g = 0, end; g < s->n; g = end) {
+		for (end = g + 1; end < s->n && !wan_key_cmp(v[g].f, v[end].f); end++)
+			;
+		if (end - g < 2)
+			continue;
+		/* "Any address" overlaps every other forward of the group. */
+		if (!v[g].f->has_wan_addr) {
+			pair_keep(v[g].i, v[g + 1].i, false, best, &name, &found);
+			continue;
 		}
-	return 0;
+		for (size_t k = g + 1; k < end; k++)
+			if (gl_ip_equal(&v[k - 1].f->wan_addr, &v[k].f->wan_addr))
+				pair_keep(v[k - 1].i, v[k].i, false, best, &name, &found);
+	}
+	if (!found)
+		return 0;
+	if (name)
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "forward \"%s\" is given twice",
+				  s->v[best[0]].name);
+	return gl_err_set(err, GL_ERR_INVALID_CONFIG,
+			  "forwards \"%s\" and \"%s\" catch the same %s port %u on %s",
+			  s->v[best[0]].name, s->v[best[1]].name, proto_str(s->v[best[0]].proto),
+			  s->v[best[0]].port, s->v[best[0]].wan_if);
 }
 
 static const char *const fwd_keys[] = { "name", "wanInterface", "wanAddress", "protocol", "port",
@@ -444,28 +588,77 @@ static char *fwd_set_json(const struct fwd_set *s)
 
 /* ---- what the kernel has ---- */
 
+/* A rule of the dump by its comment, and a forward read from one. */
+struct rule_ix {
+	const char *comment;
+	size_t i;
+};
+
+static int by_comment_cmp(const void *a, const void *b)
+{
+	const struct rule_ix *x = a, *y = b;
+	int c = strcmp(x->comment, y->comment);
+
+	return c ? c : ix_cmp(x->i, y->i);
+}
+
+struct fwd_at {
+	struct fwd f;
+	size_t i;               /* the first rule that describes it */
+};
+
+static int at_name_cmp(const void *a, const void *b)
+{
+	const struct fwd_at *x = a, *y = b;
+	int c = strcmp(x->f.name, y->f.name);
+
+	return c ? c : ix_cmp(x->i, y->i);
+}
+
+static int at_index_cmp(const void *a, const void *b)
+{
+	const struct fwd_at *x = a, *y = b;
+
+	return ix_cmp(x->i, y->i);
+}
+
 /* The forwards that the rules of our table describe, unique by name (the
- * first rule seen wins), in rule order. Foreign rules are skipped. */
+ * first rule seen wins), in rule order. Foreign rules are skipped. Each
+ * distinct comment is parsed once (a forward's two rules share one), and
+ * sorting keeps it O(n log n). */
 static int fwd_set_from_rules(const struct gl_nft_rule_info *rules, size_t n, struct fwd_set *ret)
 {
+	_cleanup_free_ struct rule_ix *rv = NULL;
+	_cleanup_free_ struct fwd_at *fv = NULL;
 	struct fwd_set s = { 0 };
+	size_t nr = 0, nf = 0, kept = 0;
 	int r;
 
-	for (size_t i = 0; i < n; i++) {
-		struct fwd f;
-		bool seen = false;
-
-		if (fwd_from_comment(rules[i].comment, &f) < 0)
+	rv = malloc((n + 1) * sizeof(*rv));
+	fv = malloc((n + 1) * sizeof(*fv));
+	if (!rv || !fv)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(rules[i].comment, ROUTER_COMMENT_PREFIX, strlen(ROUTER_COMMENT_PREFIX)))
+			rv[nr++] = (struct rule_ix){ .comment = rules[i].comment, .i = i };
+	qsort(rv, nr, sizeof(*rv), by_comment_cmp);
+	for (size_t k = 0; k < nr; k++) {
+		if (k > 0 && !strcmp(rv[k - 1].comment, rv[k].comment))
+			continue;  /* the first rule of this comment stands for it */
+		if (fwd_from_comment(rv[k].comment, &fv[nf].f) < 0)
 			continue;
-		for (size_t j = 0; j < s.n && !seen; j++)
-			seen = !strcmp(s.v[j].name, f.name);
-		if (seen)
-			continue;
-		if ((r = fwd_set_push(&s, &f)) < 0) {
+		fv[nf++].i = rv[k].i;
+	}
+	qsort(fv, nf, sizeof(*fv), at_name_cmp);
+	for (size_t k = 0; k < nf; k++)
+		if (k == 0 || strcmp(fv[k - 1].f.name, fv[k].f.name))
+			fv[kept++] = fv[k];
+	qsort(fv, kept, sizeof(*fv), at_index_cmp);
+	for (size_t k = 0; k < kept; k++)
+		if ((r = fwd_set_push(&s, &fv[k].f)) < 0) {
 			fwd_set_free(&s);
 			return r;
 		}
-	}
 	*ret = s;
 	return 0;
 }
@@ -474,7 +667,7 @@ static int fwd_set_from_rules(const struct gl_nft_rule_info *rules, size_t n, st
 
 struct want {
 	const char *chain;
-	char comment[GL_NFT_COMMENT_MAX + 1];
+	const char *comment;     /* into plan.comments */
 	size_t fwd;              /* index into the desired set */
 	int kind;                /* KIND_DNAT / KIND_SNAT */
 	bool present;            /* a kernel rule matched it */
@@ -483,6 +676,7 @@ struct want {
 struct plan {
 	struct want *want;       /* every desired rule, sorted by (chain, comment) */
 	size_t n_want;
+	char (*comments)[GL_NFT_COMMENT_MAX + 1];  /* one per desired forward */
 	size_t *del;             /* indexes into the dump: rules to delete */
 	size_t n_del;
 	size_t n_add;            /* wants not present */
@@ -491,6 +685,7 @@ struct plan {
 static void plan_free(struct plan *p)
 {
 	free(p->want);
+	free(p->comments);
 	free(p->del);
 	memset(p, 0, sizeof(*p));
 }
@@ -507,28 +702,31 @@ static int want_cmp(const void *a, const void *b)
  * (chain, comment) not matched yet; every other rule of our table goes
  * (old specs, duplicates, anything foreign); desired rules with no match
  * are added. The comment holds the whole spec, so equal comments mean equal
- * rules. */
+ * rules. Sorted wants and a binary search per rule: O(n log n). */
 static int plan_make(const struct fwd_set *desired, const struct gl_nft_rule_info *rules,
 		     size_t n_rules, struct plan *ret)
 {
 	struct plan p = { 0 };
 
 	p.want = calloc(desired->n * 2 + 1, sizeof(*p.want));
+	p.comments = calloc(desired->n + 1, sizeof(*p.comments));
 	p.del = calloc(n_rules + 1, sizeof(*p.del));
-	if (!p.want || !p.del) {
+	if (!p.want || !p.comments || !p.del) {
 		plan_free(&p);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < desired->n; i++) {
+		/* A forward's rules share its comment: made once. */
+		if (fwd_comment(&desired->v[i], p.comments[i], sizeof(p.comments[i])) < 0) {
+			plan_free(&p);
+			return -ENAMETOOLONG;
+		}
 		for (int k = KIND_DNAT; k <= KIND_SNAT; k++) {
 			struct want *w = &p.want[p.n_want];
 
 			if (k == KIND_SNAT && !desired->v[i].snat)
 				continue;
-			if (fwd_comment(&desired->v[i], w->comment, sizeof(w->comment)) < 0) {
-				plan_free(&p);
-				return -ENAMETOOLONG;
-			}
+			w->comment = p.comments[i];
 			w->chain = k == KIND_DNAT ? ROUTER_CHAIN_DNAT : ROUTER_CHAIN_SNAT;
 			w->fwd = i;
 			w->kind = k;
@@ -537,11 +735,12 @@ static int plan_make(const struct fwd_set *desired, const struct gl_nft_rule_inf
 	}
 	qsort(p.want, p.n_want, sizeof(*p.want), want_cmp);
 	for (size_t i = 0; i < n_rules; i++) {
-		struct want key = { .chain = rules[i].chain };
-		struct want *w;
+		struct want key = { .chain = rules[i].chain, .comment = rules[i].comment };
+		struct want *w = NULL;
 
-		memcpy(key.comment, rules[i].comment, sizeof(key.comment));
-		w = bsearch(&key, p.want, p.n_want, sizeof(*p.want), want_cmp);
+		/* Only our comments can match: skip the search for the rest. */
+		if (!strncmp(rules[i].comment, ROUTER_COMMENT_PREFIX, strlen(ROUTER_COMMENT_PREFIX)))
+			w = bsearch(&key, p.want, p.n_want, sizeof(*p.want), want_cmp);
 		if (w && !w->present)
 			w->present = true;
 		else
@@ -970,6 +1169,7 @@ static int cmd_remove(const char *name)
 	struct gl_err err = { 0 };
 	_cleanup_free_ struct gl_nft_rule_info *rules = NULL;
 	_cleanup_nft_batch_ struct gl_nft_batch b = { 0 };
+	const size_t plen = strlen(ROUTER_COMMENT_PREFIX), nlen = strlen(name);
 	uint32_t genid;
 	size_t n, found = 0;
 	int e;
@@ -985,7 +1185,10 @@ static int cmd_remove(const char *name)
 	for (size_t i = 0; i < n; i++) {
 		struct fwd f;
 
-		if (fwd_from_comment(rules[i].comment, &f) < 0 || strcmp(f.name, name))
+		/* Only a comment naming it can be its: parse just those. */
+		if (strncmp(rules[i].comment, ROUTER_COMMENT_PREFIX, plen) ||
+		    strncmp(rules[i].comment + plen, name, nlen) || rules[i].comment[plen + nlen] != ' ' ||
+		    fwd_from_comment(rules[i].comment, &f) < 0 || strcmp(f.name, name))
 			continue;
 		if ((e = gl_nft_batch_del_rule(&b, NFPROTO_INET, ROUTER_TABLE, rules[i].chain,
 					       rules[i].handle, &err)) < 0)

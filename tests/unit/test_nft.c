@@ -602,6 +602,170 @@ static void test_rule_info_parse(void **state)
 	assert_int_equal(gl_nft_rule_info_parse(nlh, &info), -EBADMSG);
 }
 
+/* The wire parser reads chain, handle, position and comment straight from
+ * the attributes: a rule as libnftnl builds it, with and without handle and
+ * comment (a message of our own batch has no handle); every truncation and
+ * garbage in the attributes or the user data -> -EBADMSG, never a crash. */
+static struct nlmsghdr *rule_msg(char *buf, const char *chain, uint64_t handle,
+				 const void *udata, uint32_t ulen, bool exprs)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	assert_non_null(r);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "gamelan-router");
+	if (chain)
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	if (handle)
+		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+	if (udata)
+		nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, udata, ulen);
+	if (exprs) {
+		struct nftnl_expr *e = nftnl_expr_alloc("counter");
+
+		assert_non_null(e);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("immediate");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+		nftnl_rule_add_expr(r, e);
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, 1);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nlh;
+}
+
+static void test_rule_info_wire(void **state)
+{
+	char buf[GL_NFT_MSG_MAX], copy[GL_NFT_MSG_MAX];
+	struct gl_nft_rule_info info;
+	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(256);
+	struct nlmsghdr *nlh;
+	char longc[GL_NFT_COMMENT_MAX + 1];
+	uint32_t full;
+
+	/* Handle, expressions and a comment, as a dump has them. */
+	assert_true(nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, "gamelan:fwd:x y"));
+	nlh = rule_msg(buf, "postrouting", 0x1122334455ull, nftnl_udata_buf_data(u),
+		       nftnl_udata_buf_len(u), true);
+	assert_int_equal(gl_nft_rule_info_parse(nlh, &info), 0);
+	assert_string_equal(info.chain, "postrouting");
+	assert_true(info.handle == 0x1122334455ull);
+	assert_string_equal(info.comment, "gamelan:fwd:x y");
+	assert_int_equal(info.position, 0);
+
+	/* No handle (a message of our own batch), no comment, no expressions. */
+	nlh = rule_msg(buf, "prerouting", 0, NULL, 0, false);
+	assert_int_equal(gl_nft_rule_info_parse(nlh, &info), 0);
+	assert_string_equal(info.chain, "prerouting");
+	assert_int_equal(info.handle, 0);
+	assert_string_equal(info.comment, "");
+
+	/* Our own batch's rule: what gl_nft_rule_new wrote is read back. */
+	{
+		struct gl_nft_batch b = { 0 };
+		struct gl_nft_rule *r = NULL;
+		struct gl_err err = { 0 };
+		const struct nlmsghdr *m;
+
+		assert_int_equal(gl_nft_batch_begin(&b, 100, 0, &err), 0);
+		assert_int_equal(gl_nft_rule_new(NFPROTO_INET, "t", "c", "gamelan:z", &r, &err), 0);
+		gl_nft_rule_counter(r);
+		assert_int_equal(gl_nft_batch_add_rule(&b, r, &err), 0);
+		gl_nft_rule_free(r);
+		m = (const struct nlmsghdr *)((const char *)gl_nft_batch_data(&b) +
+					       NLMSG_ALIGN(((const struct nlmsghdr *)gl_nft_batch_data(&b))->nlmsg_len));
+		assert_int_equal(gl_nft_rule_info_parse(m, &info), 0);
+		assert_string_equal(info.chain, "c");
+		assert_int_equal(info.handle, 0);
+		assert_string_equal(info.comment, "gamelan:z");
+		gl_nft_batch_done(&b);
+	}
+
+	/* Other user data beside the comment; the comment wins, whatever the
+	 * order. A foreign comment longer than ours can be: a prefix. */
+	nftnl_udata_buf_free(u);
+	u = nftnl_udata_buf_alloc(512);
+	assert_true(nftnl_udata_put(u, NFTNL_UDATA_RULE_EBTABLES_POLICY, 4, "\1\2\3\4"));
+	memset(longc, 'c', sizeof(longc) - 1);
+	longc[sizeof(longc) - 1] = 0;
+	assert_true(nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, longc));
+	nlh = rule_msg(buf, "c", 7, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u), true);
+	assert_int_equal(gl_nft_rule_info_parse(nlh, &info), 0);
+	assert_string_equal(info.comment, longc);
+	nftnl_udata_buf_free(u);
+
+	/* Every truncation of a good message: the header cut -> refused; cut
+	 * inside an attribute -> refused; never a read past nlmsg_len (ASan). */
+	u = nftnl_udata_buf_alloc(256);
+	assert_true(nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, "gamelan:fwd:x y"));
+	nlh = rule_msg(buf, "postrouting", 9, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u), true);
+	nftnl_udata_buf_free(u);
+	full = nlh->nlmsg_len;
+	for (uint32_t len = 0; len < full; len++) {
+		char *m = malloc(len < sizeof(struct nlmsghdr) ? sizeof(struct nlmsghdr) : len);
+		int rc;
+
+		assert_non_null(m);
+		memcpy(m, buf, len < sizeof(struct nlmsghdr) ? sizeof(struct nlmsghdr) : len);
+		((struct nlmsghdr *)m)->nlmsg_len = len;
+		rc = gl_nft_rule_info_parse((struct nlmsghdr *)m, &info);
+		assert_true(rc == 0 || rc == -EBADMSG);
+		if (len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+			assert_int_equal(rc, -EBADMSG);
+		free(m);
+	}
+
+	/* Garbage: each attribute byte in turn flipped to every value. */
+	for (uint32_t at = NLMSG_HDRLEN + sizeof(struct nfgenmsg); at < full; at++)
+		for (int v = 0; v < 256; v += 17) {
+			int rc;
+
+			memcpy(copy, buf, full);
+			copy[at] = (char)v;
+			rc = gl_nft_rule_info_parse((struct nlmsghdr *)copy, &info);
+			assert_true(rc == 0 || rc == -EBADMSG);
+		}
+
+	/* Pointed cases: a handle of the wrong size; a chain without its NUL;
+	 * a comment TLV running past the user data. */
+	{
+		struct nlmsghdr *h = mnl_nlmsg_put_header(copy);
+		struct nfgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+		uint32_t four = 4;
+
+		(void)g;
+		mnl_attr_put_strz(h, NFTA_RULE_CHAIN, "c");
+		mnl_attr_put(h, NFTA_RULE_HANDLE, sizeof(four), &four);
+		assert_int_equal(gl_nft_rule_info_parse(h, &info), -EBADMSG);
+
+		h = mnl_nlmsg_put_header(copy);
+		mnl_nlmsg_put_extra_header(h, sizeof(*g));
+		mnl_attr_put(h, NFTA_RULE_CHAIN, 3, "abc");
+		assert_int_equal(gl_nft_rule_info_parse(h, &info), -EBADMSG);
+
+		h = mnl_nlmsg_put_header(copy);
+		mnl_nlmsg_put_extra_header(h, sizeof(*g));
+		mnl_attr_put_strz(h, NFTA_RULE_CHAIN, "c");
+		mnl_attr_put(h, NFTA_RULE_USERDATA, 5, "\0\011ab\0");
+		assert_int_equal(gl_nft_rule_info_parse(h, &info), -EBADMSG);
+
+		h = mnl_nlmsg_put_header(copy);
+		mnl_nlmsg_put_extra_header(h, sizeof(*g));
+		mnl_attr_put_strz(h, NFTA_RULE_CHAIN, "c");
+		mnl_attr_put(h, NFTA_RULE_USERDATA, 5, "\0\003ab\0");
+		assert_int_equal(gl_nft_rule_info_parse(h, &info), 0);
+		assert_string_equal(info.comment, "ab");
+		/* An empty chain name is no chain. */
+		h = mnl_nlmsg_put_header(copy);
+		mnl_nlmsg_put_extra_header(h, sizeof(*g));
+		mnl_attr_put_strz(h, NFTA_RULE_CHAIN, "");
+		assert_int_equal(gl_nft_rule_info_parse(h, &info), -EBADMSG);
+	}
+}
+
 static void test_bad_input(void **state)
 {
 	char longname[GL_NFT_NAME_MAX + 2];
@@ -739,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_comment_roundtrip),
 		cmocka_unit_test(test_del_rule),
 		cmocka_unit_test(test_rule_info_parse),
+		cmocka_unit_test(test_rule_info_wire),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_batch_large),
 	};

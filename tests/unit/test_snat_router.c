@@ -430,6 +430,139 @@ static void test_main_usage(void **state)
 	assert_int_equal(gl_snat_router_main(5, a6), 2);
 }
 
+/* The old, obviously right forms: the comment by snprintf, the checks
+ * pairwise. The fast ones must agree with them on random sets. */
+static void ref_comment(const struct fwd *f, char *buf, size_t size)
+{
+	char wan[GL_IP_STRLEN] = "*", to[GL_IP_STRLEN], lan[GL_IP_STRLEN] = "-";
+
+	if (f->has_wan_addr)
+		gl_ip_str(&f->wan_addr, wan, sizeof(wan));
+	gl_ip_str(&f->to, to, sizeof(to));
+	if (f->has_lan_addr)
+		gl_ip_str(&f->lan_addr, lan, sizeof(lan));
+	snprintf(buf, size, ROUTER_COMMENT_PREFIX "%s %s %s %s %u %s %u %s %s", f->name, f->wan_if,
+		 wan, proto_str(f->proto), f->port, to, f->to_port, lan, f->snat ? "snat" : "nosnat");
+}
+
+static bool ref_overlap(const struct fwd *a, const struct fwd *b)
+{
+	if (strcmp(a->wan_if, b->wan_if) || a->proto != b->proto || a->port != b->port ||
+	    a->to.family != b->to.family)
+		return false;
+	return !a->has_wan_addr || !b->has_wan_addr || gl_ip_equal(&a->wan_addr, &b->wan_addr);
+}
+
+static bool ref_conflict(const struct fwd_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t j = i + 1; j < s->n; j++)
+			if (!strcmp(s->v[i].name, s->v[j].name) || ref_overlap(&s->v[i], &s->v[j]))
+				return true;
+	return false;
+}
+
+static struct fwd rand_fwd(unsigned *seed, int names)
+{
+	struct fwd f = { .snat = rand_r(seed) % 2 };
+	bool v6 = rand_r(seed) % 4 == 0;
+	char a[64];
+
+	snprintf(f.name, sizeof(f.name), "n%d", rand_r(seed) % names);
+	snprintf(f.wan_if, sizeof(f.wan_if), "wan%d", rand_r(seed) % 2);
+	f.proto = rand_r(seed) % 2 ? IPPROTO_UDP : IPPROTO_TCP;
+	f.port = (uint16_t)(1 + rand_r(seed) % 4);
+	f.to_port = (uint16_t)(rand_r(seed) % 3 ? f.port : 1 + rand_r(seed) % 65535);
+	snprintf(a, sizeof(a), v6 ? "fd00::%x" : "10.%d.%d.%d", rand_r(seed) % 256, rand_r(seed) % 256,
+		 rand_r(seed) % 256);
+	assert_int_equal(gl_ip_parse(a, &f.to), 0);
+	if ((f.has_wan_addr = rand_r(seed) % 3 != 0)) {
+		snprintf(a, sizeof(a), v6 ? "2001:db8::%d" : "198.51.100.%d", rand_r(seed) % 3);
+		assert_int_equal(gl_ip_parse(a, &f.wan_addr), 0);
+	}
+	if ((f.has_lan_addr = f.snat || rand_r(seed) % 2)) {
+		snprintf(a, sizeof(a), v6 ? "fd00::%d:0:1" : "192.168.%d.1", rand_r(seed) % 256);
+		assert_int_equal(gl_ip_parse(a, &f.lan_addr), 0);
+	}
+	return f;
+}
+
+static void test_fast_equals_reference(void **state)
+{
+	unsigned seed = 4242;
+
+	for (int round = 0; round < 3000; round++) {
+		struct fwd_set s = { 0 };
+		struct gl_err err = { 0 };
+		size_t n = 1 + (size_t)(rand_r(&seed) % 12);
+		int names = 4 + rand_r(&seed) % 40;
+		bool bad;
+		int rc;
+
+		for (size_t i = 0; i < n; i++) {
+			struct fwd f = rand_fwd(&seed, names);
+			char fast[GL_NFT_COMMENT_MAX + 1], ref[GL_NFT_COMMENT_MAX + 1];
+			struct fwd back;
+
+			assert_int_equal(fwd_comment(&f, fast, sizeof(fast)), 0);
+			ref_comment(&f, ref, sizeof(ref));
+			assert_string_equal(fast, ref);
+			assert_int_equal(fwd_from_comment(fast, &back), 0);
+			assert_true(fwd_equal(&back, &f));
+			assert_int_equal(fwd_set_push(&s, &f), 0);
+		}
+		bad = ref_conflict(&s);
+		rc = fwd_set_check(&s, &err);
+		assert_int_equal(rc < 0, bad);
+		if (bad)
+			assert_true(strstr(err.msg, "given twice") || strstr(err.msg, "catch the same"));
+		fwd_set_free(&s);
+	}
+}
+
+/* The messages name the entries at fault, the earliest conflict first. */
+static void test_check_messages(void **state)
+{
+	struct fwd_set s;
+	struct gl_err err;
+
+	assert_int_equal(parse("{\"forwards\":[" F1 "," F0 ",{\"name\":\"zz\",\"wanInterface\":\"wan0\","
+			       "\"protocol\":\"udp\",\"port\":10999,\"to\":\"192.168.1.9\",\"snat\":false}]}",
+			       &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "forwards \"dst-0\" and \"zz\" catch the same udp port 10999 on wan0");
+	assert_int_equal(parse("{\"forwards\":[" F0 "," F1 "," F1 "]}", &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "forward \"dst-1\" is given twice");
+}
+
+/* Read back: the first valid rule of a name wins, in rule order; foreign
+ * and hand-edited comments are skipped. */
+static void test_from_rules_order(void **state)
+{
+	struct gl_nft_rule_info rules[6] = { 0 };
+	struct fwd_set t;
+	struct fwd a = { .proto = IPPROTO_UDP, .port = 5, .to_port = 5 }, b;
+
+	strcpy(a.name, "b-first");
+	strcpy(a.wan_if, "wan0");
+	assert_int_equal(gl_ip_parse("10.0.0.5", &a.to), 0);
+	b = a;
+	strcpy(b.name, "a-second");
+	b.port = b.to_port = 6;
+	strcpy(rules[0].comment, "foreign");
+	strcpy(rules[1].comment, "gamelan:fwd:b-first wan0 * udp 05 10.0.0.5 5 - nosnat"); /* not canonical */
+	assert_int_equal(fwd_comment(&a, rules[2].comment, sizeof(rules[2].comment)), 0);
+	assert_int_equal(fwd_comment(&b, rules[3].comment, sizeof(rules[3].comment)), 0);
+	a.port = a.to_port = 7;  /* the same name again, other settings: ignored */
+	assert_int_equal(fwd_comment(&a, rules[4].comment, sizeof(rules[4].comment)), 0);
+	memcpy(rules[5].comment, rules[2].comment, sizeof(rules[5].comment));
+	assert_int_equal(fwd_set_from_rules(rules, 6, &t), 0);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.v[0].name, "b-first");
+	assert_int_equal(t.v[0].port, 5);
+	assert_string_equal(t.v[1].name, "a-second");
+	fwd_set_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +574,9 @@ int main(void)
 		cmocka_unit_test(test_plan_large),
 		cmocka_unit_test(test_add_args),
 		cmocka_unit_test(test_main_usage),
+		cmocka_unit_test(test_fast_equals_reference),
+		cmocka_unit_test(test_check_messages),
+		cmocka_unit_test(test_from_rules_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
