@@ -89,7 +89,9 @@ static void bad_prev(const char *fields, const char *prev, const char *names)
 
 	memset(&c, 0x5a, sizeof(c));
 	r = conf_of(fields, prev, &c, &err);
-	print_message("{%s} -> %d code %d: %s\n", fields, r, err.code, err.msg);
+	/* cmocka bounds a message; a long one would lose its newline and break the TAP line after it. */
+	print_message("{%.160s%s} -> %d code %d: %s\n", fields, strlen(fields) > 160 ? "..." : "",
+		      r, err.code, err.msg);
 	assert_true(r < 0);
 	assert_int_equal(err.code, GL_ERR_INVALID_CONFIG);
 	if (!strstr(err.msg, names))
