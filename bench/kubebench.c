@@ -24,106 +24,47 @@
 #include "kube.h"
 #include "store.h"
 #include "util.h"
+#include "../tests/fakeapi/fakeapi_child.h"
 
-static const char crd[] =
-	"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
-	"\"metadata\":{\"name\":\"ipreservations.gamelan.dev\"},\"spec\":{\"group\":\"gamelan.dev\","
-	"\"scope\":\"Namespaced\",\"names\":{\"kind\":\"IPReservation\",\"listKind\":\"IPReservationList\","
-	"\"plural\":\"ipreservations\",\"singular\":\"ipreservation\",\"shortNames\":[\"ipr\"]},"
-	"\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,\"storage\":true,\"schema\":"
-	"{\"openAPIV3Schema\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
-
-static pid_t fake_pid;
-static char dir[64];
-static char kubeconfig[PATH_MAX];
+static struct fakeapi fake;
+static char kubeconfig[PATH_MAX + 16];
 
 static int start_fake(const char *script)
 {
-	char portfile[128], port[16] = "";
-	FILE *f;
+	static const char *const args[] = { "--namespace", "gamelan-system", NULL };
+	int r;
 
-	snprintf(dir, sizeof(dir), "/tmp/gl-kubebench.XXXXXX");
-	if (!mkdtemp(dir))
+	snprintf(fake.dir, sizeof(fake.dir), "/tmp/gl-kubebench.XXXXXX");
+	if (!mkdtemp(fake.dir)) {
+		fake.dir[0] = '\0';
 		return -errno;
-	snprintf(portfile, sizeof(portfile), "%s/port", dir);
-	fake_pid = fork();
-	if (fake_pid < 0)
-		return -errno;
-	if (fake_pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl("/usr/bin/python3", "python3", script, "--listen", "127.0.0.1:0", "--port-file",
-		      portfile, "--namespace", "gamelan-system", (char *)NULL);
-		_exit(127);
 	}
-	for (int i = 0; i < 300 && !port[0]; i++) {
-		f = fopen(portfile, "r");
-		if (f) {
-			if (!fgets(port, sizeof(port), f))
-				port[0] = '\0';
-			fclose(f);
-		}
-		if (!port[0])
-			usleep(50000);
-	}
-	if (!port[0])
-		return -ETIMEDOUT;
-	port[strcspn(port, "\n")] = '\0';
-	snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", dir);
-	f = fopen(kubeconfig, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
-		"    server: http://127.0.0.1:%s\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: c\n"
-		"  context: {cluster: fake, user: u}\ncurrent-context: c\n", port);
-	fclose(f);
-	return 0;
+	r = fakeapi_start(&fake, fakeapi_python(), script, false, args);
+	if (r < 0)
+		return r;
+	snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", fake.dir);
+	return fakeapi_kubeconfig(kubeconfig, fake.url, NULL, NULL);
 }
 
 static void stop_fake(void)
 {
-	char p[160];
+	static const char *const files[] = { "port", "fake.log", "kubeconfig" };
+	char p[PATH_MAX + 16];
 
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
-	if (dir[0]) {
-		snprintf(p, sizeof(p), "%s/port", dir);
+	fakeapi_stop(&fake);
+	if (!fake.dir[0])
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", fake.dir, files[i]);
 		unlink(p);
-		unlink(kubeconfig);
-		rmdir(dir);
 	}
+	rmdir(fake.dir);
 }
 
-static int post_crd(struct gl_err *err)
-{
-	static const struct gl_kube_res crds = { "apiextensions.k8s.io", "v1", "customresourcedefinitions", false };
-	struct gl_kube_config *cfg = NULL;
-	struct gl_kube *k = NULL;
-	json_object *o = NULL;
-	int r = gl_json_parse_object(crd, strlen(crd), &o, err);
-
-	if (r >= 0)
-		r = gl_kube_config_load(kubeconfig, &cfg, err);
-	if (r >= 0)
-		r = gl_kube_open(cfg, NULL, &k, err);
-	if (r >= 0)
-		r = gl_kube_create(k, &crds, NULL, o, NULL, err);
-	gl_kube_close(k);
-	gl_kube_config_free(cfg);
-	json_object_put(o);
-	return r;
-}
-
-/* One ADD as a CNI process makes it; adds its requests to *reqs. */
-static int one_add(const struct gl_ipam_conf *c, const char *identity, const char *cid, long *reqs,
-		   struct gl_err *err)
+/* One ADD (or DEL) as a CNI process makes it: open the store, allocate (or
+ * release), close; an ADD adds its requests to *reqs. */
+static int one_op(bool add, const struct gl_ipam_conf *c, const char *identity, const char *cid, long *reqs,
+		  struct gl_err *err)
 {
 	struct gl_store_conf sc = { .type = "kubernetes", .kubeconfig = kubeconfig, .namespace = "gamelan-system" };
 	struct gl_alloc_req rq = { .conf = c, .identity = identity, .ifname = "eth0", .container_id = cid,
@@ -134,30 +75,37 @@ static int one_add(const struct gl_ipam_conf *c, const char *identity, const cha
 
 	if (r < 0)
 		return r;
-	r = gl_alloc_add(s, &rq, ips, err);
-	*reqs += gl_store_kube_requests(s);
+	if (add) {
+		r = gl_alloc_add(s, &rq, ips, err);
+		*reqs += gl_store_kube_requests(s);
+	} else {
+		r = gl_alloc_del(s, &rq, err);
+	}
 	gl_store_close(s);
 	return r;
 }
 
-static int one_del(const struct gl_ipam_conf *c, const char *identity, const char *cid, struct gl_err *err)
+/* ADD (or DEL) games/gs-0 .. games/gs-N-1, container IDs CIDS-0 ... */
+static int ops(bool add, const struct gl_ipam_conf *c, int n, const char *cids, long *reqs,
+	       struct gl_err *err)
 {
-	struct gl_store_conf sc = { .type = "kubernetes", .kubeconfig = kubeconfig, .namespace = "gamelan-system" };
-	struct gl_alloc_req rq = { .conf = c, .identity = identity, .ifname = "eth0", .container_id = cid,
-				   .node = "bench", .now = gl_now_wall_ms() };
-	struct gl_store *s = NULL;
-	int r = gl_store_open(&sc, &s, err);
+	char id[64], cid[64];
 
-	if (r < 0)
-		return r;
-	r = gl_alloc_del(s, &rq, err);
-	gl_store_close(s);
-	return r;
+	for (int i = 0; i < n; i++) {
+		int r;
+
+		snprintf(id, sizeof(id), "games/gs-%d", i);
+		snprintf(cid, sizeof(cid), "%s-%d", cids, i);
+		r = one_op(add, c, id, cid, reqs, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static int bench_pool(const char *net, const char *range, long size, int rows, int adds)
 {
-	char json[256], id[64], cid[64];
+	char json[256], id[64];
 	struct gl_ipam_conf c;
 	struct gl_err err = {0};
 	json_object *o = NULL;
@@ -176,34 +124,22 @@ static int bench_pool(const char *net, const char *range, long size, int rows, i
 		long ignore = 0;
 
 		snprintf(id, sizeof(id), "fill/%d", i);
-		r = one_add(&c, id, id, &ignore, &err);
+		r = one_op(true, &c, id, id, &ignore, &err);
 		if (r < 0)
 			goto fail;
 	}
 	t0 = gl_now_mono_ms();
-	for (int i = 0; i < adds; i++) {
-		snprintf(id, sizeof(id), "games/gs-%d", i);
-		snprintf(cid, sizeof(cid), "c1-%d", i);
-		r = one_add(&c, id, cid, &reqs, &err);
-		if (r < 0)
-			goto fail;
-	}
+	r = ops(true, &c, adds, "c1", &reqs, &err);
+	if (r < 0)
+		goto fail;
 	t_new = gl_now_mono_ms() - t0;
-	for (int i = 0; i < adds; i++) {
-		snprintf(id, sizeof(id), "games/gs-%d", i);
-		snprintf(cid, sizeof(cid), "c1-%d", i);
-		r = one_del(&c, id, cid, &err);
-		if (r < 0)
-			goto fail;
-	}
+	r = ops(false, &c, adds, "c1", NULL, &err);
+	if (r < 0)
+		goto fail;
 	t0 = gl_now_mono_ms();
-	for (int i = 0; i < adds; i++) {
-		snprintf(id, sizeof(id), "games/gs-%d", i);
-		snprintf(cid, sizeof(cid), "c2-%d", i);
-		r = one_add(&c, id, cid, &reqs_back, &err);
-		if (r < 0)
-			goto fail;
-	}
+	r = ops(true, &c, adds, "c2", &reqs_back, &err);
+	if (r < 0)
+		goto fail;
 	t_back = gl_now_mono_ms() - t0;
 	printf("kubebench: pool %6ld addresses, %d reservations: new identity %.2f requests/ADD %.1f ms/ADD;"
 	       " returning identity %.2f requests/ADD %.1f ms/ADD\n", size, rows + adds,
@@ -249,7 +185,7 @@ int main(int argc, char **argv)
 		stop_fake();
 		return 1;
 	}
-	r = post_crd(&err);
+	r = fakeapi_post_crd(kubeconfig, FAKEAPI_MINIMAL_CRD, &err);
 	if (r < 0)
 		fprintf(stderr, "kubebench: posting the CRD: %s\n", err.msg);
 	if (r >= 0)

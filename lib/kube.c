@@ -165,6 +165,25 @@ static void token_reload(struct gl_kube *k, bool force)
 	k->token = buf;
 }
 
+/* The client certificate or key: PEM from the kubeconfig's data (libcurl
+ * copies it) or from its file; nothing when it has neither. */
+static CURLcode set_pem(CURL *c, CURLoption blob_opt, CURLoption file_opt, CURLoption type_opt, char *data,
+			size_t len, const char *file)
+{
+	CURLcode rc;
+
+	if (data) {
+		struct curl_blob b = { data, len, CURL_BLOB_COPY };
+
+		rc = curl_easy_setopt(c, blob_opt, &b);
+	} else if (file) {
+		rc = curl_easy_setopt(c, file_opt, file);
+	} else {
+		return CURLE_OK;
+	}
+	return rc == CURLE_OK ? curl_easy_setopt(c, type_opt, "PEM") : rc;
+}
+
 static int handle_setup(struct gl_kube *k, CURL *c)
 {
 	CURLcode rc = CURLE_OK;
@@ -187,25 +206,13 @@ static int handle_setup(struct gl_kube *k, CURL *c)
 	} else if (k->cfg.ca_file) {
 		SET(CURLOPT_CAINFO, k->cfg.ca_file);
 	}
-	if (k->cfg.cert_data) {
-		struct curl_blob b = { k->cfg.cert_data, k->cfg.cert_data_len, CURL_BLOB_COPY };
-
-		SET(CURLOPT_SSLCERT_BLOB, &b);
-		SET(CURLOPT_SSLCERTTYPE, "PEM");
-	} else if (k->cfg.cert_file) {
-		SET(CURLOPT_SSLCERT, k->cfg.cert_file);
-		SET(CURLOPT_SSLCERTTYPE, "PEM");
-	}
-	if (k->cfg.key_data) {
-		struct curl_blob b = { k->cfg.key_data, k->cfg.key_data_len, CURL_BLOB_COPY };
-
-		SET(CURLOPT_SSLKEY_BLOB, &b);
-		SET(CURLOPT_SSLKEYTYPE, "PEM");
-	} else if (k->cfg.key_file) {
-		SET(CURLOPT_SSLKEY, k->cfg.key_file);
-		SET(CURLOPT_SSLKEYTYPE, "PEM");
-	}
 #undef SET
+	if (rc == CURLE_OK)
+		rc = set_pem(c, CURLOPT_SSLCERT_BLOB, CURLOPT_SSLCERT, CURLOPT_SSLCERTTYPE, k->cfg.cert_data,
+			     k->cfg.cert_data_len, k->cfg.cert_file);
+	if (rc == CURLE_OK)
+		rc = set_pem(c, CURLOPT_SSLKEY_BLOB, CURLOPT_SSLKEY, CURLOPT_SSLKEYTYPE, k->cfg.key_data,
+			     k->cfg.key_data_len, k->cfg.key_file);
 	return rc == CURLE_OK ? 0 : -EINVAL;
 }
 
@@ -556,18 +563,26 @@ static int path_or_err(const struct gl_kube_res *res, const char *ns, const char
 	return r;
 }
 
+/* METHOD on an object of res (its collection when name is NULL; its
+ * subresource subres) in ns, the client's namespace when NULL. */
+static int object_request(struct gl_kube *k, const char *method, const struct gl_kube_res *res,
+			  const char *ns, const char *name, const char *subres, json_object *in,
+			  const char *ctype, json_object **ret_obj, struct gl_err *err)
+{
+	char p[PATHQ_MAX];
+	int r = path_or_err(res, ns_or_default(k, res, ns), name, subres, p, sizeof(p), err);
+
+	if (r < 0)
+		return r;
+	return kube_request(k, method, p, in, ctype, ret_obj, err);
+}
+
 int gl_kube_get(struct gl_kube *k, const struct gl_kube_res *res, const char *ns, const char *name,
 		json_object **ret_obj, struct gl_err *err)
 {
-	char p[PATHQ_MAX];
-	int r;
-
 	if (!name)
 		return -EINVAL;
-	r = path_or_err(res, ns_or_default(k, res, ns), name, NULL, p, sizeof(p), err);
-	if (r < 0)
-		return r;
-	return kube_request(k, "GET", p, NULL, NULL, ret_obj, err);
+	return object_request(k, "GET", res, ns, name, NULL, NULL, NULL, ret_obj, err);
 }
 
 static int add_selectors(char *p, size_t size, const char *label, const char *field)
@@ -696,31 +711,20 @@ int gl_kube_list_all(struct gl_kube *k, const struct gl_kube_res *res, const cha
 int gl_kube_create(struct gl_kube *k, const struct gl_kube_res *res, const char *ns,
 		   json_object *obj, json_object **ret_obj, struct gl_err *err)
 {
-	char p[PATHQ_MAX];
-	int r;
-
 	if (!obj)
 		return -EINVAL;
-	r = path_or_err(res, ns_or_default(k, res, ns), NULL, NULL, p, sizeof(p), err);
-	if (r < 0)
-		return r;
-	return kube_request(k, "POST", p, obj, "application/json", ret_obj, err);
+	return object_request(k, "POST", res, ns, NULL, NULL, obj, "application/json", ret_obj, err);
 }
 
 static int put(struct gl_kube *k, const struct gl_kube_res *res, const char *ns, json_object *obj,
 	       const char *subres, json_object **ret_obj, struct gl_err *err)
 {
 	const char *name = gl_kube_obj_name(obj);
-	char p[PATHQ_MAX];
-	int r;
 
 	if (!name)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "kube: update of an object without "
 				  "metadata.name"), -EINVAL;
-	r = path_or_err(res, ns_or_default(k, res, ns), name, subres, p, sizeof(p), err);
-	if (r < 0)
-		return r;
-	return kube_request(k, "PUT", p, obj, "application/json", ret_obj, err);
+	return object_request(k, "PUT", res, ns, name, subres, obj, "application/json", ret_obj, err);
 }
 
 int gl_kube_update(struct gl_kube *k, const struct gl_kube_res *res, const char *ns,
@@ -739,16 +743,10 @@ int gl_kube_patch_merge(struct gl_kube *k, const struct gl_kube_res *res, const 
 			const char *name, json_object *patch, bool status, json_object **ret_obj,
 			struct gl_err *err)
 {
-	char p[PATHQ_MAX];
-	int r;
-
 	if (!name || !patch)
 		return -EINVAL;
-	r = path_or_err(res, ns_or_default(k, res, ns), name, status ? "status" : NULL, p,
-			sizeof(p), err);
-	if (r < 0)
-		return r;
-	return kube_request(k, "PATCH", p, patch, "application/merge-patch+json", ret_obj, err);
+	return object_request(k, "PATCH", res, ns, name, status ? "status" : NULL, patch,
+			      "application/merge-patch+json", ret_obj, err);
 }
 
 int gl_kube_delete(struct gl_kube *k, const struct gl_kube_res *res, const char *ns,
@@ -756,14 +754,9 @@ int gl_kube_delete(struct gl_kube *k, const struct gl_kube_res *res, const char 
 		   struct gl_err *err)
 {
 	_cleanup_json_ json_object *opts = NULL;
-	char p[PATHQ_MAX];
-	int r;
 
 	if (!name)
 		return -EINVAL;
-	r = path_or_err(res, ns_or_default(k, res, ns), name, NULL, p, sizeof(p), err);
-	if (r < 0)
-		return r;
 	if (uid || resource_version) {
 		json_object *pre = json_object_new_object();
 
@@ -781,7 +774,7 @@ int gl_kube_delete(struct gl_kube *k, const struct gl_kube_res *res, const char 
 					       json_object_new_string(resource_version));
 		json_object_object_add(opts, "preconditions", pre);
 	}
-	return kube_request(k, "DELETE", p, opts, "application/json", NULL, err);
+	return object_request(k, "DELETE", res, ns, name, NULL, opts, "application/json", NULL, err);
 }
 
 /* ---- watch ----------------------------------------------------------------- */
@@ -1057,6 +1050,31 @@ static bool retryable(int r)
 	       r == -EFBIG;
 }
 
+/* Sleep off the backoff of try *attempt (counting it), at most max_ms;
+ * false when stopped or past the deadline meanwhile. */
+static bool loop_backoff(struct gl_kube *k, const struct gl_kube_watch_opts *o, int64_t deadline,
+			 int *attempt, int64_t max_ms)
+{
+	return sleep_until(o, deadline, gl_kube_backoff_ms((*attempt)++, k->o.backoff_base_ms, max_ms,
+							   next_rnd(k)));
+}
+
+/* After a list or watch failed with r (its message in *scratch): a final
+ * error is returned as is (err filled); a passing one is slept off (longer
+ * backoff: the API server is in trouble). 1: try again; 0: stopped. */
+static int loop_retry(struct gl_kube *k, const struct gl_kube_watch_opts *o, int64_t deadline, int *attempt,
+		      int r, const char *what, const struct gl_kube_res *res, const struct gl_err *scratch,
+		      struct gl_err *err)
+{
+	if (!retryable(r)) {
+		if (err)
+			*err = *scratch;
+		return r;
+	}
+	gl_debug("kube: %s %s failed (%s), retrying", what, res->plural, scratch->msg);
+	return loop_backoff(k, o, deadline, attempt, k->o.backoff_max_ms * 6) ? 1 : 0;
+}
+
 int gl_kube_watch_loop(struct gl_kube *k, const struct gl_kube_res *res, const char *ns,
 		       const struct gl_kube_watch_opts *o, gl_kube_sync_cb sync,
 		       gl_kube_event_cb cb, void *userdata, struct gl_err *err)
@@ -1088,15 +1106,9 @@ int gl_kube_watch_loop(struct gl_kube *k, const struct gl_kube_res *res, const c
 
 			r = gl_kube_list_all(k, res, ns, &lo, &list, &scratch);
 			if (r < 0) {
-				if (!retryable(r)) {
-					if (err)
-						*err = scratch;
+				r = loop_retry(k, o, deadline, &attempt, r, "list", res, &scratch, err);
+				if (r <= 0)
 					return r;
-				}
-				gl_debug("kube: list %s failed (%s), retrying", res->plural, scratch.msg);
-				if (!sleep_until(o, deadline, gl_kube_backoff_ms(attempt++, k->o.backoff_base_ms,
-										 k->o.backoff_max_ms * 6, next_rnd(k))))
-					return 0;
 				continue;
 			}
 			lrv = gl_kube_obj_rv(list);
@@ -1119,8 +1131,7 @@ int gl_kube_watch_loop(struct gl_kube *k, const struct gl_kube_res *res, const c
 			 * not make us spin. */
 			if (gl_now_mono_ms() - started >= 1000)
 				attempt = 0;
-			else if (!sleep_until(o, deadline, gl_kube_backoff_ms(attempt++, k->o.backoff_base_ms,
-									      k->o.backoff_max_ms, next_rnd(k))))
+			else if (!loop_backoff(k, o, deadline, &attempt, k->o.backoff_max_ms))
 				return 0;
 			continue;
 		}
@@ -1128,21 +1139,15 @@ int gl_kube_watch_loop(struct gl_kube *k, const struct gl_kube_res *res, const c
 			gl_debug("kube: watch %s: 410 Gone, relisting", res->plural);
 			need_list = true;
 			rv[0] = '\0';
-			if (attempt > 0 && !sleep_until(o, deadline,
-							gl_kube_backoff_ms(attempt, k->o.backoff_base_ms,
-									   k->o.backoff_max_ms, next_rnd(k))))
+			/* The first relist is at once. */
+			if (attempt == 0)
+				attempt++;
+			else if (!loop_backoff(k, o, deadline, &attempt, k->o.backoff_max_ms))
 				return 0;
-			attempt++;
 			continue;
 		}
-		if (!retryable(r)) {
-			if (err)
-				*err = scratch;
+		r = loop_retry(k, o, deadline, &attempt, r, "watch", res, &scratch, err);
+		if (r <= 0)
 			return r;
-		}
-		gl_debug("kube: watch %s failed (%s), retrying", res->plural, scratch.msg);
-		if (!sleep_until(o, deadline, gl_kube_backoff_ms(attempt++, k->o.backoff_base_ms,
-								 k->o.backoff_max_ms * 6, next_rnd(k))))
-			return 0;
 	}
 }

@@ -48,6 +48,24 @@
 #   db_rows / db_snap               gamelan-ipam's rows in $DB as JSON ([] without a store);
 #                                   db_snap without timestamps, for before/after comparisons
 #   pod_links NAME                  the links in pod netns NAME, sorted, space-separated
+#
+# The fake Kubernetes API server (tests/fakeapi/fakeapi.py), one at a time per script:
+#   fakeapi_start DIR [--python PY] [--netns NS] [FAKE_ARGS...]
+#                                   stop the previous fake, start a fresh one on 127.0.0.1:0
+#                                   (in namespace NS when given), port file and log (fake.log,
+#                                   appended) in DIR; waits (bounded, 15 s) for the port. Sets
+#                                   FAKE_PID, FAKE_PORT, FAKE_URL (https with --tls-cert),
+#                                   FAKE_LOG. 1 when it does not start (then stopped). Python:
+#                                   PY, else $FAKEAPI_PY ($GL_PYTHON, else /usr/bin/python3 when
+#                                   executable, else python3). Stopped at exit.
+#   fakeapi_stop                    stop it (none running is fine)
+#   fakeapi_kubeconfig FILE URL [TOKEN [CA_FILE]]
+#                                   write a kubeconfig (0600) for URL, namespace gamelan-system
+#   fakeapi_crd_json                the IPReservation CRD of conf/k8s as JSON (a minimal one
+#                                   when that file or python3-yaml is missing)
+#   fakeapi_post_crd URL [CURL_ARGS...]
+#                                   POST that CRD to the server at URL; 1 (reason in FAKE_ERR)
+#                                   unless it answers 201
 
 set -u
 GL_TOP=${GL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -356,4 +374,118 @@ db_snap() {
 pod_links() {
 	ip -n "$(world_ns "pod-$1")" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
 		sort | tr '\n' ' '
+}
+
+FAKEAPI=$GL_TOP/tests/fakeapi/fakeapi.py
+if [[ -n "${GL_PYTHON:-}" ]]; then
+	FAKEAPI_PY=$GL_PYTHON
+elif [[ -x /usr/bin/python3 ]]; then
+	FAKEAPI_PY=/usr/bin/python3
+else
+	FAKEAPI_PY=python3
+fi
+# FAKE_* are set here for the scripts that source this file.
+# shellcheck disable=SC2034
+FAKE_PID=
+FAKE_PORT=
+FAKE_URL=
+FAKE_LOG=
+FAKE_ERR=
+
+fakeapi_stop() {
+	if [[ -n "$FAKE_PID" ]]; then
+		kill "$FAKE_PID" 2>/dev/null
+		wait "$FAKE_PID" 2>/dev/null
+		FAKE_PID=
+	fi
+	return 0
+}
+
+_FAKEAPI_AT_EXIT=
+# shellcheck disable=SC2034 # FAKE_URL is for the caller
+fakeapi_start() {
+	local dir=$1 py=$FAKEAPI_PY scheme=http
+	local netns=()
+	shift
+	while (($# > 0)); do
+		case "$1" in
+		--python) py=$2; shift 2 ;;
+		--netns) netns=(ip netns exec "$2"); shift 2 ;;
+		*) break ;;
+		esac
+	done
+	[[ " $* " == *" --tls-cert "* ]] && scheme=https
+	if [[ -z "$_FAKEAPI_AT_EXIT" ]]; then
+		world_at_exit fakeapi_stop
+		_FAKEAPI_AT_EXIT=1
+	fi
+	fakeapi_stop
+	mkdir -p "$dir" || return 1
+	rm -f "$dir/port"
+	FAKE_LOG=$dir/fake.log
+	FAKE_PORT=
+	FAKE_URL=
+	# ip netns exec execs: FAKE_PID is the fake's own.
+	"${netns[@]}" "$py" "$FAKEAPI" --listen 127.0.0.1:0 --port-file "$dir/port" "$@" >>"$FAKE_LOG" 2>&1 &
+	FAKE_PID=$!
+	if ! wait_until 15 test -s "$dir/port"; then
+		fakeapi_stop
+		return 1
+	fi
+	FAKE_PORT=$(<"$dir/port")
+	FAKE_URL=$scheme://127.0.0.1:$FAKE_PORT
+}
+
+fakeapi_kubeconfig() {
+	local file=$1 url=$2 token=${3:-} ca=${4:-}
+	(
+		umask 077
+		printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: %s\n' "$url"
+		[[ -n "$ca" ]] && printf '    certificate-authority: %s\n' "$ca"
+		printf 'users:\n- name: plugin\n'
+		if [[ -n "$token" ]]; then
+			printf '  user:\n    token: %s\n' "$token"
+		else
+			printf '  user: {}\n'
+		fi
+		printf 'contexts:\n- name: fake\n  context: {cluster: fake, user: plugin, namespace: gamelan-system}\n'
+		printf 'current-context: fake\n'
+	) >"$file" && chmod 600 "$file"
+}
+
+_fakeapi_crd_yaml() {
+	local f=$GL_TOP/conf/k8s/gamelan-crds.yaml
+	[[ -f "$f" ]] && "$FAKEAPI_PY" -c 'import yaml' 2>/dev/null
+}
+
+fakeapi_crd_json() {
+	if _fakeapi_crd_yaml; then
+		"$FAKEAPI_PY" -c 'import yaml,json,sys
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d.get("kind") == "CustomResourceDefinition" and d["spec"]["names"]["plural"] == "ipreservations":
+        print(json.dumps(d))' "$GL_TOP/conf/k8s/gamelan-crds.yaml"
+		return
+	fi
+	jq -nc '{apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition",
+		metadata: {name: "ipreservations.gamelan.dev"}, spec: {group: "gamelan.dev", scope: "Namespaced",
+		names: {kind: "IPReservation", listKind: "IPReservationList", plural: "ipreservations",
+			singular: "ipreservation", shortNames: ["ipr"]},
+		versions: [{name: "v1alpha1", served: true, storage: true,
+			schema: {openAPIV3Schema: {type: "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}'
+}
+
+# shellcheck disable=SC2034 # FAKE_ERR is for the caller
+fakeapi_post_crd() {
+	local url=$1 crd code
+	shift
+	FAKE_ERR=
+	_fakeapi_crd_yaml || t_note "conf/k8s/gamelan-crds.yaml not usable: posting a minimal CRD"
+	crd=$(fakeapi_crd_json) || { FAKE_ERR="no CRD"; return 1; }
+	code=$(curl -sS --max-time 20 -o "$T_TMP/.crd.out" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' --data-binary "$crd" "$@" \
+		"$url/apis/apiextensions.k8s.io/v1/customresourcedefinitions" 2>&1)
+	if [[ "$code" != 201 ]]; then
+		FAKE_ERR="posting the CRD: HTTP $code $(head -c 300 "$T_TMP/.crd.out" 2>/dev/null)"
+		return 1
+	fi
 }

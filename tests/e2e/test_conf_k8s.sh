@@ -20,8 +20,7 @@
 K8S=$GL_TOP/conf/k8s
 PY=/usr/bin/python3
 CHECK=$T_TMP/check.py
-FAKE=$GL_TOP/tests/fakeapi/fakeapi.py
-FAKE_PID=
+FAKE=$FAKEAPI
 
 cat >"$CHECK" <<'PYEOF'
 # Checks of conf/k8s: python3 check.py WHAT DIR [ARGS]; prints why and exits 1 on failure.
@@ -338,15 +337,6 @@ if fails:
     sys.exit(1)
 PYEOF
 
-stop_fake() {
-	if [[ -n "$FAKE_PID" ]]; then
-		kill "$FAKE_PID" 2>/dev/null
-		wait "$FAKE_PID" 2>/dev/null
-		FAKE_PID=
-	fi
-}
-world_at_exit stop_fake
-
 check() {
 	assert_ok "$PY" "$CHECK" "$@" "$K8S" || return 1
 }
@@ -587,12 +577,10 @@ start_fake() {
 		-extfile "$d/ext" -out "$d/srv.crt" >/dev/null 2>&1 || return 1
 	FAKE_TOKEN=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.c2lnLWZha2U
 	# In node1's namespace, where gamelan-ipam runs (its loopback, not the host's);
-	# kubectl goes there too. ip netns exec execs: FAKE_PID is the fake's own.
-	ip netns exec "$NODE_NS" "$PY" "$FAKE" --listen 127.0.0.1:0 --port-file "$d/port" --tls-cert "$d/srv.crt" \
-		--tls-key "$d/srv.key" --token "$FAKE_TOKEN" >"$d/log" 2>&1 &
-	FAKE_PID=$!
-	wait_until 10 test -s "$d/port" || return 1
-	port=$(cat "$d/port")
+	# kubectl goes there too.
+	fakeapi_start "$d" --python "$PY" --netns "$NODE_NS" --tls-cert "$d/srv.crt" --tls-key "$d/srv.key" \
+		--token "$FAKE_TOKEN" || return 1
+	port=$FAKE_PORT
 	# The node: install-cni.sh writes the kubeconfig the plugin and kubectl use.
 	make_node fake-node
 	cp "$d/ca.crt" "$NODE/sa/ca.crt"
@@ -734,7 +722,7 @@ if [[ -n "$why_skip" ]]; then
 	t_skip "fake API server: kubeconfig from install-cni.sh works (TLS, token)" "$why_skip"
 elif ! start_fake; then
 	t_begin "fake API server starts with TLS and a token"
-	t_fail "the fake did not start: $(tail -n 5 "$T_TMP/fake/log" 2>/dev/null)"
+	t_fail "the fake did not start: $(tail -n 5 "$T_TMP/fake/fake.log" 2>/dev/null)"
 	why_skip="skipped: the fake did not start"
 else
 	t_run "fake API server: kubeconfig from install-cni.sh works (TLS, token)" fake_reachable
@@ -761,5 +749,5 @@ else
 		done
 	fi
 fi
-stop_fake
+fakeapi_stop
 t_done

@@ -4,39 +4,13 @@
 # All on 127.0.0.1; no namespaces. kubectl parts skip when kubectl is absent.
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$GL_TOP/tests/fakeapi/fakeapi.py
-PY=${GL_PYTHON:-python3}
-FAKE_PID=
-FAKE_URL=
 CODE=
 
-fake_stop() {
-	if [[ -n "$FAKE_PID" ]]; then
-		kill "$FAKE_PID" 2>/dev/null
-		wait "$FAKE_PID" 2>/dev/null
-		FAKE_PID=
-	fi
-}
-world_at_exit fake_stop
-
-# fake_start [python] [fake args...]: a fresh fake; FAKE_URL set. Waits for the port file, bounded.
+# fake_start [--python PY] [fake args...]: a fresh fake (lib.sh's fakeapi_start); FAKE_URL set.
 fake_start() {
-	local py=$PY scheme=http
-	if [[ "${1:-}" == */python3 ]]; then
-		py=$1
-		shift
-	fi
-	[[ " $* " == *" --tls-cert "* ]] && scheme=https
-	fake_stop
-	rm -f "$T_TMP/port"
-	"$py" "$FAKE" --listen 127.0.0.1:0 --port-file "$T_TMP/port" --bookmark-interval 0.3 "$@" \
-		2>>"$T_TMP/fake.log" &
-	FAKE_PID=$!
-	if ! wait_until 10 test -s "$T_TMP/port"; then
-		t_fail "the fake did not start: $(tail -n 3 "$T_TMP/fake.log")"
-		return 1
-	fi
-	FAKE_URL="$scheme://127.0.0.1:$(cat "$T_TMP/port")"
+	fakeapi_start "$T_TMP" "$@" --bookmark-interval 0.3 && return 0
+	t_fail "the fake did not start: $(tail -n 3 "$FAKE_LOG")"
+	return 1
 }
 
 # api METHOD PATH [BODY [CONTENT-TYPE]] [-- curl args]: T_OUT = body, CODE = HTTP status.
@@ -94,7 +68,7 @@ setup_crd() {
 
 case_start_system_python() {
 	[[ -x /usr/bin/python3 ]] || { t_note "no /usr/bin/python3"; return 0; }
-	fake_start /usr/bin/python3 || return 1
+	fake_start --python /usr/bin/python3 || return 1
 	api GET /version
 	assert_code 200 "/version" || return 1
 	assert_json_field "$T_OUT" .major 1
@@ -478,20 +452,7 @@ case_table() {
 
 case_kubectl() {
 	local kc=$T_TMP/kubeconfig out
-	cat >"$kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster: {server: "$FAKE_URL"}
-users:
-- name: u
-  user: {}
-contexts:
-- name: c
-  context: {cluster: fake, user: u, namespace: gamelan-system}
-current-context: c
-EOF
+	fakeapi_kubeconfig "$kc" "$FAKE_URL"
 	printf '%s' "$CRD_JSON" | jq '.metadata.name="things.example.dev" | .spec.group="example.dev" | .spec.names={plural:"things",singular:"thing",kind:"Thing",shortNames:["th"]}' >"$T_TMP/crd.json"
 	printf '{"apiVersion":"example.dev/v1alpha1","kind":"Thing","metadata":{"name":"one"},"spec":{"address":"192.168.1.250","state":"Bound"}}' >"$T_TMP/cr.json"
 	local k=(kubectl --kubeconfig "$kc" --cache-dir "$T_TMP/kcache" --request-timeout 10s)
@@ -553,5 +514,5 @@ if command -v kubectl >/dev/null; then
 else
 	t_skip "kubectl get/apply/delete against the fake" "kubectl is not installed"
 fi
-fake_stop
+fakeapi_stop
 t_done

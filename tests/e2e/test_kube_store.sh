@@ -10,73 +10,18 @@
 
 NODES=${GL_KUBE_NODES:-8}
 PER_NODE=${GL_KUBE_PER_NODE:-50}
-PY=/usr/bin/python3
 OUT=$T_TMP/kube
 mkdir -p "$OUT"
-FAKE_PID=
-
-fake_stop() {
-	if [[ -n "$FAKE_PID" ]]; then
-		kill "$FAKE_PID" 2>/dev/null
-		wait "$FAKE_PID" 2>/dev/null
-		FAKE_PID=
-	fi
-}
-world_at_exit fake_stop
-
-fake_start() {
-	"$PY" "$GL_TOP/tests/fakeapi/fakeapi.py" --listen 127.0.0.1:0 --port-file "$OUT/port" \
-		--namespace gamelan-system >"$OUT/fake.log" 2>&1 &
-	FAKE_PID=$!
-	wait_until 15 test -s "$OUT/port" || return 1
-	PORT=$(<"$OUT/port")
-	API=http://127.0.0.1:$PORT
-	cat >"$OUT/kubeconfig" <<-EOF
-	apiVersion: v1
-	kind: Config
-	clusters:
-	- name: fake
-	  cluster:
-	    server: $API
-	users:
-	- name: plugin
-	  user: {}
-	contexts:
-	- name: fake
-	  context: {cluster: fake, user: plugin, namespace: gamelan-system}
-	current-context: fake
-	EOF
-	chmod 600 "$OUT/kubeconfig"
-}
-
-# The project's CRD when conf/k8s has it (and python3-yaml is there), else a minimal one.
-crd_json() {
-	local f=$GL_TOP/conf/k8s/gamelan-crds.yaml
-	if [[ -f "$f" ]] && "$PY" -c 'import yaml' 2>/dev/null; then
-		"$PY" -c 'import yaml,json,sys
-for d in yaml.safe_load_all(open(sys.argv[1])):
-    if d and d.get("kind") == "CustomResourceDefinition" and d["spec"]["names"]["plural"] == "ipreservations":
-        print(json.dumps(d))' "$f"
-		return
-	fi
-	t_note "conf/k8s/gamelan-crds.yaml not usable: posting a minimal CRD"
-	jq -nc '{apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition",
-		metadata: {name: "ipreservations.gamelan.dev"}, spec: {group: "gamelan.dev", scope: "Namespaced",
-		names: {kind: "IPReservation", listKind: "IPReservationList", plural: "ipreservations",
-			singular: "ipreservation", shortNames: ["ipr"]},
-		versions: [{name: "v1alpha1", served: true, storage: true,
-			schema: {openAPIV3Schema: {type: "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}'
-}
 
 api() {
 	curl -sS --max-time 20 "$@"
 }
 
-fake_start || t_bail "the fake API server did not start: $(head -c 400 "$OUT/fake.log")"
-crd_json >"$OUT/crd.json" || t_bail "no CRD"
-code=$(api -o "$OUT/crd.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-	--data @"$OUT/crd.json" "$API/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
-[[ "$code" == 201 ]] || t_bail "posting the CRD: HTTP $code $(head -c 300 "$OUT/crd.out")"
+fakeapi_start "$OUT" --namespace gamelan-system ||
+	t_bail "the fake API server did not start: $(head -c 400 "$FAKE_LOG")"
+API=$FAKE_URL
+fakeapi_kubeconfig "$OUT/kubeconfig" "$API" || t_bail "writing the kubeconfig"
+fakeapi_post_crd "$API" || t_bail "$FAKE_ERR"
 RESV=$API/apis/gamelan.dev/v1alpha1/namespaces/gamelan-system/ipreservations
 
 # A /22 gives 1022 addresses for 400 pods: collisions happen (everyone starts at the lowest).

@@ -9,27 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 #include "ip.h"
+#include "unit.h"
 
 /* Computed independently (FNV-1a 64 over the NUL-terminated parts
  * "gamelan-mac-v1", "lan", "games/dst-0", "eth0", then the murmur3 fmix64
  * finalizer, low byte first, bits 0-1 of octet 0 set to 10). */
 #define GOLDEN_MAC "d6:0d:c5:ee:0a:f2"
-
-static struct gl_ip ip_of(const char *s)
-{
-	struct gl_ip ip;
-
-	assert_int_equal(gl_ip_parse(s, &ip), 0);
-	return ip;
-}
-
-static struct gl_prefix prefix_of(const char *s)
-{
-	struct gl_prefix p;
-
-	assert_int_equal(gl_prefix_parse(s, &p), 0);
-	return p;
-}
 
 static const char *ip_s(const struct gl_ip *ip)
 {

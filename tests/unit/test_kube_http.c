@@ -23,11 +23,12 @@
 #include <unistd.h>
 #include "kube.h"
 #include "util.h"
+#include "../fakeapi/fakeapi_child.h"
 
 static char tmpdir[] = "/tmp/gl-kubehttp.XXXXXX";
 static char fake_path[PATH_MAX];
 static const char *python;
-static pid_t fake_pid;
+static struct fakeapi fake;
 static char fake_url[128];
 static bool have_certs;
 
@@ -42,106 +43,25 @@ static const char *CRD =
 	"\"served\":true,\"storage\":true,\"subresources\":{\"status\":{}},\"schema\":{\"openAPIV3Schema\":"
 	"{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
 
-/* ---- the fake as a child process ---- */
-
-static bool find_fake(void)
-{
-	const char *env = getenv("GL_FAKEAPI");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (env && access(env, R_OK) == 0)
-		return snprintf(fake_path, sizeof(fake_path), "%s", env) < (int)sizeof(fake_path);
-	if (access("tests/fakeapi/fakeapi.py", R_OK) == 0)
-		return realpath("tests/fakeapi/fakeapi.py", fake_path) != NULL;
-	/* BUILD/tests/test_kube_http: walk up to the source tree. */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return false;
-	exe[n] = '\0';
-	for (int up = 0; up < 5; up++) {
-		char *slash = strrchr(exe, '/');
-		char cand[PATH_MAX + 32];
-
-		if (!slash)
-			break;
-		*slash = '\0';
-		snprintf(cand, sizeof(cand), "%s/tests/fakeapi/fakeapi.py", exe);
-		if (access(cand, R_OK) == 0)
-			return snprintf(fake_path, sizeof(fake_path), "%s", cand) < (int)sizeof(fake_path);
-	}
-	return false;
-}
-
-static void fake_stop(void)
-{
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		for (int i = 0; i < 50; i++) {
-			if (waitpid(fake_pid, NULL, WNOHANG) == fake_pid) {
-				fake_pid = 0;
-				return;
-			}
-			usleep(100 * 1000);
-		}
-		kill(fake_pid, SIGKILL);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = 0;
-	}
-}
+/* ---- the fake as a child process (tests/fakeapi/fakeapi_child.h) ---- */
 
 /* Start a fresh fake with extra args (NULL-terminated); https when TLS. */
 static void fake_start(bool tls, ...)
 {
-	char portfile[PATH_MAX], logfile[PATH_MAX];
-	const char *argv[32];
-	int argc = 0, port = 0;
+	const char *args[32] = { "--bookmark-interval", "0.2", "--namespace", "gamelan-system" };
+	int n = 4, r;
 	va_list ap;
 
-	fake_stop();
-	snprintf(portfile, sizeof(portfile), "%s/port", tmpdir);
-	snprintf(logfile, sizeof(logfile), "%s/fake.log", tmpdir);
-	unlink(portfile);
-	argv[argc++] = python;
-	argv[argc++] = fake_path;
-	argv[argc++] = "--listen";
-	argv[argc++] = "127.0.0.1:0";
-	argv[argc++] = "--port-file";
-	argv[argc++] = portfile;
-	argv[argc++] = "--bookmark-interval";
-	argv[argc++] = "0.2";
-	argv[argc++] = "--namespace";
-	argv[argc++] = "gamelan-system";
 	va_start(ap, tls);
-	for (const char *a; (a = va_arg(ap, const char *)) && argc < 30;)
-		argv[argc++] = a;
+	for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
+		args[n++] = a;
 	va_end(ap);
-	argv[argc] = NULL;
-	fake_pid = fork();
-	assert_true(fake_pid >= 0);
-	if (fake_pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-		if (fd >= 0)
-			dup2(fd, 2);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 100 && port == 0; i++) {
-		FILE *f = fopen(portfile, "r");
-
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		if (port == 0) {
-			assert_int_equal(waitpid(fake_pid, NULL, WNOHANG), 0);
-			usleep(100 * 1000);
-		}
-	}
-	assert_true(port > 0);
-	snprintf(fake_url, sizeof(fake_url), "%s://127.0.0.1:%d", tls ? "https" : "http", port);
+	args[n] = NULL;
+	r = fakeapi_start(&fake, python, fake_path, tls, args);
+	if (r < 0)
+		print_message("the fake did not start: %s (see %s/fake.log)\n", strerror(-r), fake.dir);
+	assert_int_equal(r, 0);
+	snprintf(fake_url, sizeof(fake_url), "%s", fake.url);
 }
 
 /* A control request (raw libcurl, TLS unverified; /fake/ needs no auth).
@@ -210,19 +130,14 @@ static void write_file(const char *name, const char *text, char *path, size_t si
 static struct gl_kube *open_with(const char *cluster_extra, const char *user,
 				 const struct gl_kube_opts *o, int want)
 {
-	char text[16384], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct gl_kube_config *cfg = NULL;
 	struct gl_kube *k = NULL;
 	struct gl_err err = { 0 };
 	int r;
 
-	snprintf(text, sizeof(text),
-		 "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-		 "clusters:\n- name: f\n  cluster:\n    server: %s\n%s"
-		 "users:\n- name: u\n  user: {%s}\n"
-		 "contexts:\n- name: c\n  context: {cluster: f, user: u, namespace: gamelan-system}\n",
-		 fake_url, cluster_extra ? cluster_extra : "", user ? user : "");
-	write_file("kubeconfig", text, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/kubeconfig", tmpdir);
+	assert_int_equal(fakeapi_kubeconfig(path, fake_url, cluster_extra, user), 0);
 	r = gl_kube_config_load(path, &cfg, &err);
 	if (r < 0)
 		print_message("config: %s\n", err.msg);
@@ -297,11 +212,12 @@ static int group_setup(void **state)
 {
 	char cmd[PATH_MAX * 2];
 
-	python = getenv("GL_PYTHON") ? getenv("GL_PYTHON") : "python3";
+	python = fakeapi_python();
 	if (!mkdtemp(tmpdir))
 		return -1;
+	snprintf(fake.dir, sizeof(fake.dir), "%s", tmpdir);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!find_fake())
+	if (!fakeapi_find(fake_path))
 		fake_path[0] = '\0';
 	snprintf(cmd, sizeof(cmd),
 		 "(cd %s && for n in ca srv cli; do openssl ecparam -name prime256v1 -genkey -noout -out $n.key || exit 1; done && "
@@ -320,7 +236,7 @@ static int group_teardown(void **state)
 {
 	char cmd[PATH_MAX];
 
-	fake_stop();
+	fakeapi_stop(&fake);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		return -1;
@@ -357,7 +273,7 @@ static int test_setup(void **state)
 
 static int test_teardown(void **state)
 {
-	fake_stop();
+	fakeapi_stop(&fake);
 	return 0;
 }
 

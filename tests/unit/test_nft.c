@@ -20,22 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nft.h"
-
-static struct gl_ip ip_of(const char *s)
-{
-	struct gl_ip ip;
-
-	assert_int_equal(gl_ip_parse(s, &ip), 0);
-	return ip;
-}
-
-static struct gl_prefix prefix_of(const char *s)
-{
-	struct gl_prefix p;
-
-	assert_int_equal(gl_prefix_parse(s, &p), 0);
-	return p;
-}
+#include "unit.h"
 
 /* ---- walking a batch ---- */
 

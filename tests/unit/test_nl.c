@@ -14,27 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "nl.h"
+#include "unit.h"
 
 /* linux/if.h (which has it) clashes with net/if.h. */
 #define K_IFF_LOWER_UP 0x10000
 
 static const uint8_t mac1[6] = { 0x02, 0x42, 0xc0, 0xa8, 0x01, 0xc8 };
-
-static struct gl_ip ip_of(const char *s)
-{
-	struct gl_ip ip;
-
-	assert_int_equal(gl_ip_parse(s, &ip), 0);
-	return ip;
-}
-
-static struct gl_prefix prefix_of(const char *s)
-{
-	struct gl_prefix p;
-
-	assert_int_equal(gl_prefix_parse(s, &p), 0);
-	return p;
-}
 
 /* ---- walking a built message ---- */
 

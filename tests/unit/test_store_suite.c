@@ -27,170 +27,46 @@
 #include "kube.h"
 #include "store.h"
 #include "util.h"
+#include "../fakeapi/fakeapi_child.h"
 
 #define H (3600LL * 1000)
 #define T0 1700000000000LL
 
-/* ---- the fake API server ---- */
+/* ---- the fake API server (tests/fakeapi/fakeapi_child.h) ---- */
 
-static pid_t fake_pid;
+static struct fakeapi fake;
 static char fake_dir[64];
 static char kubeconfig[PATH_MAX];
-static char fake_url[64];
-
-static bool file_exists(const char *p)
-{
-	struct stat st;
-
-	return stat(p, &st) == 0;
-}
-
-/* tests/fakeapi/fakeapi.py: $GL_TOP, the tree above this binary, or cwd. */
-static bool find_top(char top[PATH_MAX])
-{
-	char exe[PATH_MAX], p[PATH_MAX + 64];
-	ssize_t n;
-
-	if (getenv("GL_TOP")) {
-		snprintf(top, PATH_MAX, "%s", getenv("GL_TOP"));
-		snprintf(p, sizeof(p), "%s/tests/fakeapi/fakeapi.py", top);
-		if (file_exists(p))
-			return true;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		for (int up = 0; up < 6; up++) {
-			char *slash = strrchr(exe, '/');
-
-			if (!slash)
-				break;
-			*slash = '\0';
-			snprintf(p, sizeof(p), "%s/tests/fakeapi/fakeapi.py", exe);
-			if (file_exists(p)) {
-				snprintf(top, PATH_MAX, "%s", exe);
-				return true;
-			}
-		}
-	}
-	if (getcwd(top, PATH_MAX)) {
-		snprintf(p, sizeof(p), "%s/tests/fakeapi/fakeapi.py", top);
-		if (file_exists(p))
-			return true;
-	}
-	return false;
-}
-
-static const char minimal_crd[] =
-	"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
-	"\"metadata\":{\"name\":\"ipreservations.gamelan.dev\"},\"spec\":{\"group\":\"gamelan.dev\","
-	"\"scope\":\"Namespaced\",\"names\":{\"kind\":\"IPReservation\",\"listKind\":\"IPReservationList\","
-	"\"plural\":\"ipreservations\",\"singular\":\"ipreservation\",\"shortNames\":[\"ipr\"]},"
-	"\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,\"storage\":true,\"schema\":"
-	"{\"openAPIV3Schema\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
-
-/* The project's CRD (conf/k8s/gamelan-crds.yaml) as JSON, through python3's
- * yaml; the minimal one above when that file or module is missing. */
-static char *crd_json(const char *top)
-{
-	char cmd[PATH_MAX + 512], *buf = calloc(1, 1 << 16);
-	FILE *f;
-	size_t n;
-
-	assert_non_null(buf);
-	snprintf(cmd, sizeof(cmd),
-		 "/usr/bin/python3 -c 'import yaml,json,sys\n"
-		 "for d in yaml.safe_load_all(open(sys.argv[1])):\n"
-		 "  if d and d.get(\"kind\")==\"CustomResourceDefinition\" and "
-		 "d[\"spec\"][\"names\"][\"plural\"]==\"ipreservations\": print(json.dumps(d))' "
-		 "%s/conf/k8s/gamelan-crds.yaml 2>/dev/null", top);
-	f = popen(cmd, "r");
-	n = f ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-	if (f)
-		pclose(f);
-	if (n < 10) {
-		print_message("# conf/k8s/gamelan-crds.yaml not usable: posting a minimal CRD\n");
-		snprintf(buf, 1 << 16, "%s", minimal_crd);
-	}
-	return buf;
-}
 
 static int fake_start(void)
 {
-	char top[PATH_MAX], script[PATH_MAX + 64], portfile[128], port[16] = "";
-	struct gl_kube_config *cfg = NULL;
-	struct gl_kube *k = NULL;
+	static const char *const args[] = { "--namespace", "gamelan-system", NULL };
+	const char *python = fakeapi_python();
+	char script[PATH_MAX], *crd;
 	struct gl_err err = {0};
-	json_object *crd = NULL;
-	char *crd_text;
-	FILE *f;
 	int r;
 
-	if (!find_top(top)) {
+	if (!fakeapi_find(script)) {
 		fprintf(stderr, "tests/fakeapi/fakeapi.py not found (set GL_TOP)\n");
 		return -1;
 	}
 	snprintf(fake_dir, sizeof(fake_dir), "/tmp/gl-store-suite.XXXXXX");
-	if (!mkdtemp(fake_dir))
-		return -1;
-	snprintf(script, sizeof(script), "%s/tests/fakeapi/fakeapi.py", top);
-	snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
-	fake_pid = fork();
-	if (fake_pid < 0)
-		return -1;
-	if (fake_pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		/* A crashed suite leaves no server behind. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl("/usr/bin/python3", "python3", script, "--listen", "127.0.0.1:0", "--port-file",
-		      portfile, "--namespace", "gamelan-system", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !port[0]; i++) {
-		f = fopen(portfile, "r");
-		if (f) {
-			if (!fgets(port, sizeof(port), f))
-				port[0] = '\0';
-			fclose(f);
-		}
-		if (!port[0])
-			usleep(50000);
-	}
-	if (!port[0]) {
-		fprintf(stderr, "the fake API server did not start\n");
+	if (!mkdtemp(fake_dir)) {
+		fake_dir[0] = '\0';
 		return -1;
 	}
-	port[strcspn(port, "\n")] = '\0';
-	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%s", port);
+	snprintf(fake.dir, sizeof(fake.dir), "%s", fake_dir);
+	r = fakeapi_start(&fake, python, script, false, args);
+	if (r < 0) {
+		fprintf(stderr, "the fake API server did not start: %s\n", strerror(-r));
+		return -1;
+	}
 	snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", fake_dir);
-	f = fopen(kubeconfig, "w");
-	if (!f)
+	if (fakeapi_kubeconfig(kubeconfig, fake.url, NULL, NULL) < 0)
 		return -1;
-	fprintf(f, "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: %s\n"
-		"users:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context: {cluster: fake, user: u}\n"
-		"current-context: c\n", fake_url);
-	fclose(f);
-	crd_text = crd_json(top);
-	r = gl_json_parse_object(crd_text, strlen(crd_text), &crd, &err);
-	free(crd_text);
-	if (r >= 0)
-		r = gl_kube_config_load(kubeconfig, &cfg, &err);
-	if (r >= 0)
-		r = gl_kube_open(cfg, NULL, &k, &err);
-	if (r >= 0) {
-		static const struct gl_kube_res crds = { "apiextensions.k8s.io", "v1",
-							 "customresourcedefinitions", false };
-
-		r = gl_kube_create(k, &crds, NULL, crd, NULL, &err);
-	}
-	gl_kube_close(k);
-	gl_kube_config_free(cfg);
-	json_object_put(crd);
+	crd = fakeapi_crd_json(python, script);
+	r = crd ? fakeapi_post_crd(kubeconfig, crd, &err) : -ENOMEM;
+	free(crd);
 	if (r < 0) {
 		fprintf(stderr, "posting the CRD failed: %s\n", err.msg);
 		return -1;
@@ -202,11 +78,7 @@ static void fake_stop(void)
 {
 	char cmd[128];
 
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = 0;
-	}
+	fakeapi_stop(&fake);
 	if (fake_dir[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_dir);
 		if (system(cmd) != 0)
@@ -1037,17 +909,11 @@ static void test_kube_unreachable(void **state)
 	struct gl_store_conf sc = { .type = "kubernetes", .kubeconfig = path };
 	struct gl_store *s = NULL;
 	struct gl_err err = {0};
-	FILE *f;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/kubeconfig-dead", fake_dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
 	/* Port 1 on loopback: nothing listens, the connection is refused. */
-	fprintf(f, "apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: http://127.0.0.1:1\n"
-		"users:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context: {cluster: d, user: u}\n"
-		"current-context: c\n");
-	fclose(f);
+	assert_int_equal(fakeapi_kubeconfig(path, "http://127.0.0.1:1", NULL, NULL), 0);
 	r = gl_store_open(&sc, &s, &err);
 	if (r >= 0) {
 		r = s->ops->status(s, &err);
