@@ -17,6 +17,15 @@
  * (aliases can expand a document exponentially). */
 #define YAML_DEPTH_MAX 32
 #define YAML_NODES_MAX 100000
+/* Scalar bytes the expanded document may hold: aliases to one large scalar
+ * would otherwise multiply a 1 MiB file into gigabytes. Without aliases the
+ * expansion is never larger than the text. */
+#define YAML_BYTES_MAX (2 * (size_t)GL_KUBE_CONFIG_MAX)
+
+struct yaml_budget {
+	size_t nodes;
+	size_t bytes;
+};
 
 static int read_file(const char *path, const char *what, char **ret, size_t *ret_len,
 		     struct gl_err *err)
@@ -36,17 +45,21 @@ static int read_file(const char *path, const char *what, char **ret, size_t *ret
 	return 0;
 }
 
-static int yaml_node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, size_t *budget,
-			     json_object **ret, struct gl_err *err)
+static int yaml_node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth,
+			     struct yaml_budget *budget, json_object **ret, struct gl_err *err)
 {
 	json_object *o;
 
 	if (!n)
 		return gl_err_set(err, GL_ERR_DECODE, "kubeconfig: broken YAML document"), -EBADMSG;
-	if (depth > YAML_DEPTH_MAX || ++*budget > YAML_NODES_MAX)
+	if (depth > YAML_DEPTH_MAX || ++budget->nodes > YAML_NODES_MAX)
 		return gl_err_set(err, GL_ERR_DECODE, "kubeconfig: YAML too deep or too large"), -E2BIG;
 	switch (n->type) {
 	case YAML_SCALAR_NODE:
+		budget->bytes += n->data.scalar.length;
+		if (budget->bytes > YAML_BYTES_MAX)
+			return gl_err_set(err, GL_ERR_DECODE,
+					  "kubeconfig: YAML expands to too much data (aliases)"), -E2BIG;
 		o = json_object_new_string_len((const char *)n->data.scalar.value,
 					       (int)n->data.scalar.length);
 		break;
@@ -78,6 +91,13 @@ static int yaml_node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth, si
 				return gl_err_set(err, GL_ERR_DECODE,
 						  "kubeconfig: mapping keys must be plain strings"), -EBADMSG;
 			}
+			/* json-c copies every key, an aliased one too. */
+			budget->bytes += k->data.scalar.length;
+			if (budget->bytes > YAML_BYTES_MAX) {
+				json_object_put(o);
+				return gl_err_set(err, GL_ERR_DECODE,
+						  "kubeconfig: YAML expands to too much data (aliases)"), -E2BIG;
+			}
 			r = yaml_node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1,
 					      budget, &c, err);
 			if (r < 0) {
@@ -102,7 +122,7 @@ static int yaml_parse_object(const char *text, size_t len, json_object **ret, st
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	json_object *o = NULL;
-	size_t budget = 0;
+	struct yaml_budget budget = { 0 };
 	int r;
 
 	if (len > GL_KUBE_CONFIG_MAX)
@@ -225,7 +245,9 @@ static int named_entry(json_object *root, const char *list, const char *inner, c
 
 		if (!json_object_is_type(e, json_type_object))
 			continue;
-		if (gl_json_get_str(e, list, "name", &n, err) <= 0 || strcmp(n, name))
+		/* An entry with a non-string name is not the one asked for; it
+		 * must not leave its message in err for a later error to keep. */
+		if (gl_json_get_str(e, list, "name", &n, NULL) <= 0 || strcmp(n, name))
 			continue;
 		r = gl_json_get_object(e, list, inner, &in, err);
 		if (r < 0)
@@ -305,7 +327,11 @@ static int parse_bool(json_object *o, const char *what, const char *key, bool *r
 
 static bool server_ok(const char *s)
 {
-	if (strncmp(s, "https://", 8) && strncmp(s, "http://", 7))
+	const char *host = !strncmp(s, "https://", 8) ? s + 8 : !strncmp(s, "http://", 7) ? s + 7 : NULL;
+
+	/* "https://" and "https:///" name no host; the URLs built on them
+	 * would not either. */
+	if (!host || !*host || strchr("/?#@", *host))
 		return false;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f)
@@ -358,6 +384,15 @@ static int parse_cluster(struct gl_kube_config *c, json_object *cl, const char *
 	return 0;
 }
 
+/* A bearer token: visible ASCII only (RFC 6750's b64token is narrower). */
+static bool token_ok(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return false;
+	return true;
+}
+
 static int parse_user(struct gl_kube_config *c, json_object *u, const char *uname,
 		      const char *base_dir, struct gl_err *err)
 {
@@ -382,6 +417,12 @@ static int parse_user(struct gl_kube_config *c, json_object *u, const char *unam
 	r = gl_json_get_str(u, "user", "token", &s, err);
 	if (r < 0)
 		return r;
+	/* The token goes into an HTTP header line: a CR or LF in it would add
+	 * headers of the file's choosing. The message never shows the token. */
+	if (r > 0 && !token_ok(s))
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG,
+				  "kubeconfig: user \"%s\": user.token contains control characters",
+				  uname), -EINVAL;
 	if (r > 0 && *s && (r = dup_str(s, &c->token)) < 0)
 		return r;
 	r = gl_json_get_str(u, "user", "tokenFile", &s, err);

@@ -260,6 +260,10 @@ int64_t gl_kube_retry_after_ms(const char *value, int64_t max_ms)
 		p++;
 	if (*p)
 		return -1;
+	/* Compare before multiplying: the loop's bound still lets s * 1000
+	 * pass INT64_MAX (a server's "9223372036854779"). */
+	if (s > max_ms / 1000)
+		return max_ms;
 	return s * 1000 > max_ms ? max_ms : s * 1000;
 }
 

@@ -143,8 +143,12 @@ void gl_store_kube_time_str(int64_t ms, char ret[32])
 		snprintf(ret, 32, "1970-01-01T00:00:00.000Z");
 		return;
 	}
-	n = strftime(ret, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n == 0 || n > 24) {
+	/* Past year 9999 (a hold like "100000000h", or a leap second at its
+	 * very end) strftime writes a 5-digit year that time_parse, like RFC
+	 * 3339, refuses: the row could never be read again and would fail
+	 * every scan of its network. The last instant we can write stands in. */
+	n = tm.tm_year > 9999 - 1900 ? 0 : strftime(ret, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n != 19) {
 		snprintf(ret, 32, "9999-12-31T23:59:59.999Z");
 		return;
 	}
