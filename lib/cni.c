@@ -342,10 +342,16 @@ static int parse_config(struct gl_cni_req *req, struct gl_err *err)
 	if (r < 0)
 		return r;
 	if (prev) {
-		r = gl_cni_result_parse(prev, req->cni_version, &req->prev, err);
-		if (r < 0)
+		struct gl_err ignored = { 0 };
+
+		/* DEL must clean up whatever the runtime cached, even a result
+		 * we cannot model: it proceeds without one. */
+		req->prev_json = prev;
+		r = gl_cni_result_parse(prev, req->cni_version, &req->prev,
+					req->cmd == GL_CNI_DEL ? &ignored : err);
+		if (r < 0 && req->cmd != GL_CNI_DEL)
 			return r;
-		req->has_prev = true;
+		req->has_prev = r >= 0;
 	}
 	r = parse_runtime_config(req, err);
 	if (r < 0)
@@ -1013,6 +1019,12 @@ int gl_cni_main(const struct gl_cni_ops *ops, int (*admin)(int argc, char **argv
 		r = ops->add(&req, result, &err);
 		if (r < 0)
 			goto fail;
+		if (ops->passthrough && req.prev_json) {
+			json_object_object_add(req.prev_json, "cniVersion",
+					       json_object_new_string(req.cni_version));
+			print_json(req.prev_json);
+			break;
+		}
 		o = gl_cni_result_to_json(result, req.cni_version);
 		print_json(o);
 		break;

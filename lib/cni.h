@@ -97,6 +97,7 @@ struct gl_cni_req {
 	char type[64];
 	bool has_prev;
 	struct gl_cni_result prev;
+	json_object *prev_json;          /* conf.prevResult, borrowed; NULL if absent */
 	json_object *args_cni;           /* conf.args.cni, borrowed; NULL if absent */
 	json_object *runtime_config;     /* conf.runtimeConfig, borrowed; NULL if absent */
 
@@ -119,6 +120,9 @@ struct gl_cni_req {
 
 struct gl_cni_ops {
 	const char *name;                /* for VERSION's about and logs */
+	/* A chained plugin that changes nothing in the result: ADD prints
+	 * prevResult exactly as it came (fields we do not model included). */
+	bool passthrough;
 	/* Each returns 0 or a negative errno with err filled. */
 	int (*add)(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err);
 	int (*del)(struct gl_cni_req *req, struct gl_err *err);

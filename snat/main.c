@@ -9,6 +9,7 @@ int main(int argc, char **argv)
 {
 	static const struct gl_cni_ops ops = {
 		.name = "gamelan-snat",
+		.passthrough = true,
 		.add = snat_add,
 		.del = snat_del,
 		.check = snat_check,

@@ -202,6 +202,35 @@ case_del_gone_netns() {
 }
 t_run "DEL when the pod's netns is already gone succeeds" case_del_gone_netns
 
+case_passthrough_verbatim() {
+	# A chained plugin hands on what it was given, including what it has no
+	# model for: fields of other plugins, more interfaces than it keeps.
+	local path cid args res prev v
+	path=$(pod_netns pass-0) || { t_fail "pod_netns"; return 1; }
+	cid=$(t_container_id)
+	args=$(k8s_args games pass-0 "$cid")
+	assert_ok cni_call node1 gamelan-macvlan ADD "$path" eth0 "$cid" "$args" <<<"$MV" || return
+	res=$T_OUT
+	prev=$(jq -c '.interfaces += [range(5) | {name: "veth\(.)", mac: "02:00:00:00:00:0\(.)",
+		socketPath: "/run/x.sock"}] | .["x-vendor"] = {keep: [1, 2, 3]}' <<<"$res")
+	for v in 1.0.0 1.1.0; do
+		snat_add "$path" "$cid" "$args" "$(jq -c --arg v "$v" '.cniVersion = $v' <<<"$SNAT")" \
+			"$(jq -c --arg v "$v" '.cniVersion = $v' <<<"$prev")" || return
+	done
+	assert_match 'gamelan-snat-eth0' "$(gamelan_tables pass-0)" "the table" || return
+	# More interfaces than a result is modelled with (8): ADD refuses it
+	# clearly, DEL still cleans up.
+	prev=$(jq -c '.interfaces += [range(12) | {name: "veth\(.)"}]' <<<"$prev")
+	assert_rc 1 snat ADD "$path" "$cid" "$args" "$SNAT" "$prev" || return
+	assert_cni_error "$T_OUT" 6 || return
+	snat_ok DEL "$path" "$cid" "$args" "$SNAT" "$prev" || return
+	assert_eq "" "$(gamelan_tables pass-0)" "gamelan tables after DEL" || return
+	assert_ok cni_call node1 gamelan-macvlan DEL "$path" eth0 "$cid" "$args" <<<"$(with_prev "$MV" "$res")" || return
+	pod_netns_del pass-0
+}
+t_run "the result is prevResult verbatim: unknown fields and 6 interfaces pass through ADD (1.0.0, 1.1.0); 18 interfaces: ADD refused (6), DEL cleans up" \
+	case_passthrough_verbatim
+
 case_add_twice() {
 	local pns before
 	pns=$(world_ns pod-dst-0)
