@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
@@ -1111,7 +1112,12 @@ int gl_nft_send(const struct gl_nft_batch *b, struct gl_err *err)
 			}
 		}
 	}
+	/* The last close of a socket that committed waits for the kernel's
+	 * transaction cleanup (an RCU grace period, ~10 ms): every ack is in,
+	 * so a detached child may pay that instead of our caller. */
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	nft_sock_close(&s);
+	gl_close_detached(fd);
 	if (first) {
 		gl_err_set(err, GL_ERR_NETLINK, "nft: %s: %s%s%s", first_what, strerror(-first),
 			   first_msg[0] ? ": " : "", first_msg);

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 int gl_strlcpy(char *dst, const char *src, size_t size)
 {
@@ -176,4 +178,32 @@ uint64_t gl_hash64(const char *const *parts, size_t n)
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
 	return h;
+}
+
+void gl_close_detached(int fd)
+{
+	pid_t pid;
+
+	if (fd < 0)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		return;
+	}
+	if (pid > 0) {
+		/* The child's copy keeps the socket alive: ours is just a
+		 * reference, dropped at no cost. */
+		close(fd);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	/* First child: fork again and leave, so that the grandchild is
+	 * reparented and never a zombie of the caller. */
+	if (fork() != 0)
+		_exit(0);
+	for (int f = 0; f < 3; f++)
+		close(f);
+	close(fd);
+	_exit(0);
 }

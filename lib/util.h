@@ -41,3 +41,12 @@ int gl_write_all(int fd, const void *buf, size_t len);
 
 /* FNV-1a 64 over a sequence of strings, each terminated by a zero byte. */
 uint64_t gl_hash64(const char *const *parts, size_t n);
+
+/* Close fd in a detached grandchild and return at once. For a socket whose
+ * last close waits for the kernel (an RCU grace period after an nftables
+ * commit, synchronize_net for packet sockets): the work is done and acked,
+ * only the release is left, and the caller (a plugin the runtime waits
+ * for) need not sit through it. The child holds nothing else the caller's
+ * reader waits on (its stdio is closed). Falls back to close() when fork
+ * fails. fd is the caller's no longer either way. */
+void gl_close_detached(int fd);

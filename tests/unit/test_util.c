@@ -304,6 +304,26 @@ static void test_clocks(void **state)
 	assert_true(w < 4102444800000LL);
 }
 
+/* The fd leaves the caller at once and is closed by a child that exits:
+ * the reader of a pipe sees EOF, and no process of ours is left holding it. */
+static void test_close_detached(void **state)
+{
+	int p[2];
+	char c;
+	ssize_t n;
+
+	assert_int_equal(pipe(p), 0);
+	gl_close_detached(p[1]);
+	assert_int_equal(fcntl(p[1], F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	/* EOF only once every copy of the write end is closed; bounded by
+	 * the test runner's timeout if the grandchild kept it. */
+	n = read(p[0], &c, 1);
+	assert_int_equal(n, 0);
+	close(p[0]);
+	gl_close_detached(-1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_write_all),
 		cmocka_unit_test(test_hash64),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_close_detached),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
