@@ -46,6 +46,10 @@
 #   router_forward_del NAME        remove a forward of either kind
 #   ns_nft_tables NS               the nftables tables in NS, "family name" per line, sorted
 #                                  (NS: a role or a full name; reading only, for tests)
+#   ns_conntrack_flush NS          delete every conntrack entry in NS (a role or a full name),
+#                                  through ctnetlink (python3; no conntrack CLI needed): a
+#                                  re-pointed DNAT forward must not keep sending an old flow's
+#                                  5-tuple to its old target
 #
 # Settings: GLW (default glw$$), GL_BIN (default <top>/build/san/bin),
 # GAME_JOIN_TIMEOUT_MS (default 2000).
@@ -446,4 +450,26 @@ ns_nft_tables() {
 	local ns
 	ns=$(world_ns "${1:-}") || return 1
 	ip netns exec "$ns" nft list tables 2>/dev/null | awk '$1 == "table" {print $2, $3}' | sort
+}
+
+ns_conntrack_flush() {
+	local ns
+	ns=$(world_ns "${1:-}") || return 1
+	command -v python3 >/dev/null || { _world_err "python3 is missing (tests/install-deps.sh)"; return 1; }
+	# IPCTNL_MSG_CT_DELETE without a tuple flushes the table; nfgenmsg family AF_UNSPEC = all.
+	ip netns exec "$ns" python3 -c '
+import os, socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+s.settimeout(5)
+s.bind((0, 0))
+# nlmsghdr (type NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK)
+# + nfgenmsg (family 0, version 0, res_id 0)
+s.send(struct.pack("=IHHIIBBH", 20, (1 << 8) | 2, 0x1 | 0x4, 1, 0, 0, 0, 0))
+reply = s.recv(4096)
+if len(reply) < 20 or struct.unpack_from("=H", reply, 4)[0] != 2:  # NLMSG_ERROR is the ack
+    sys.exit("conntrack flush: unexpected netlink reply")
+err = struct.unpack_from("=i", reply, 16)[0]
+if err:
+    sys.exit("conntrack flush: " + os.strerror(-err))
+'
 }

@@ -70,10 +70,21 @@ snat_add() {
 	assert_eq "$(jq -cS . <<<"$5")" "$(jq -cS . <<<"$T_OUT" 2>&1)" "gamelan-snat's result (prevResult passed through)"
 }
 
-# point_forward NAME PORT IP: the router's plain port-forward WAN PORT -> IP:PORT.
+# point_forward NAME PORT IP: the router's plain port-forward WAN PORT -> IP:PORT, re-pointed
+# from an earlier case's pod. The router's conntrack is flushed: its entries of earlier joins
+# (the crowd alone leaves 60, alive 30 s) keep their DNAT to the old pod, and a new join whose
+# random source port equals one of theirs would reach the old pod, not IP. The neighbour entry
+# of IP is dropped too, so that it is resolved afresh.
 point_forward() {
 	router_forward_del "$1" >/dev/null 2>&1
-	assert_ok router_port_forward "$1" "$2" "$3"
+	assert_ok router_port_forward "$1" "$2" "$3" || return
+	assert_ok ns_conntrack_flush router || return
+	if [[ -r /proc/net/nf_conntrack ]]; then
+		assert_no_match "dport=$2 " "$(ip netns exec "$(world_ns router)" cat /proc/net/nf_conntrack 2>&1)" \
+			"the router's conntrack after the flush" || return
+	fi
+	ip -n "$(world_ns router)" neigh flush to "$3" 2>/dev/null
+	return 0
 }
 
 # join NS IP PORT NAME RC [REPLY-ERE]: a player joins, with the status and reply expected.
@@ -249,9 +260,12 @@ case_two_attachments() {
 	# A second network (multus: net1) on the same pod, each attachment with its own table.
 	local conf2 res2 pns eth0_table
 	pns=$(world_ns pod-dst-0)
-	conf2=$(jq -c '.name = "lan2" | .ipam.store.path += "-2"' <<<"$MV")
+	# lan2 is another pool (its own store): a range disjoint from lan's, or it hands out
+	# dst-0's own address again.
+	conf2=$(jq -c '.name = "lan2" | .ipam.store.path += "-2" | .ipam.range = "192.168.1.230-192.168.1.240/24"' <<<"$MV")
 	assert_ok cni_call node1 gamelan-macvlan ADD "$P0_PATH" net1 "$P0_CID" "$P0_ARGS" <<<"$conf2" || return
 	res2=$T_OUT
+	assert_ne "$P0_IP" "$(jq -r '.ips[0].address' <<<"$res2" | cut -d/ -f1)" "net1's address (lan2's pool)" || return
 	snat_add "$P0_PATH" "$P0_CID" "$P0_ARGS" "$SNAT" "$P0_RES" || return
 	assert_ok cni_call node1 gamelan-snat ADD "$P0_PATH" net1 "$P0_CID" "$P0_ARGS" \
 		<<<"$(with_prev "$(jq -c '.name = "lan2"' <<<"$SNAT")" "$res2")" || return
