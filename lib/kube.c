@@ -316,21 +316,8 @@ static size_t body_write(char *data, size_t size, size_t nmemb, void *ud)
 		b->too_big = true;
 		return 0;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->buf, cap);
-		if (!p)
-			return 0;
-		b->buf = p;
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, data, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
+	if (gl_buf_append(&b->buf, &b->len, &b->cap, data, n) < 0)
+		return 0;
 	return n;
 }
 

@@ -279,24 +279,11 @@ int gl_kube_lines_feed(struct gl_kube_lines *l, const char *data, size_t n, gl_k
 
 		if (l->len + take > max)
 			return -EMSGSIZE;
-		/* A whole line inside this chunk with nothing pending: hand it out
-		 * from a copy only if needed; the callback wants a writable,
-		 * NUL-terminated line, so always go through the buffer. */
-		if (l->len + take + 1 > l->cap) {
-			size_t cap = l->cap ? l->cap : 4096;
-			char *p;
-
-			while (cap < l->len + take + 1)
-				cap *= 2;
-			p = realloc(l->buf, cap);
-			if (!p)
-				return -ENOMEM;
-			l->buf = p;
-			l->cap = cap;
-		}
-		memcpy(l->buf + l->len, data, take);
-		l->len += take;
-		l->buf[l->len] = '\0';
+		/* The callback wants a writable, NUL-terminated line, so every
+		 * line goes through the buffer. */
+		r = gl_buf_append(&l->buf, &l->len, &l->cap, data, take);
+		if (r < 0)
+			return r;
 		if (!nl)
 			break;
 		data += take + 1;

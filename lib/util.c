@@ -1,6 +1,7 @@
 #include "util.h"
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -98,6 +99,28 @@ int64_t gl_now_mono_ms(void)
 int64_t gl_now_wall_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);
+}
+
+int gl_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
+{
+	if (n > SIZE_MAX / 2 - *len)
+		return -ENOMEM;
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		char *p;
+
+		while (c < *len + n + 1)
+			c *= 2;
+		p = realloc(*buf, c);
+		if (!p)
+			return -ENOMEM;
+		*buf = p;
+		*cap = c;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
 }
 
 int gl_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len)

@@ -36,6 +36,10 @@ int64_t gl_now_wall_ms(void);
 /* Read all of fd into a NUL-terminated malloc'd buffer, at most max bytes:
  * -EFBIG past it. */
 int gl_read_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
+/* Append n bytes of data to the malloc'd buffer *buf (len bytes used, cap
+ * allocated), growing it by doubling and keeping a NUL after the data.
+ * -ENOMEM leaves the buffer as it was. */
+int gl_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n);
 /* Write all of buf to fd (retrying short writes and EINTR). */
 int gl_write_all(int fd, const void *buf, size_t len);
 

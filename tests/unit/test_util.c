@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -304,6 +305,28 @@ static void test_clocks(void **state)
 	assert_true(w < 4102444800000LL);
 }
 
+static void test_buf_append(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	char chunk[1000];
+
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(gl_buf_append(&buf, &len, &cap, chunk, sizeof(chunk)), 0);
+	assert_int_equal(len, 20000);
+	assert_true(cap > len);
+	assert_int_equal(buf[len], '\0');
+	assert_int_equal(strspn(buf, "x"), 20000);
+	/* Nothing appended: still NUL-terminated. */
+	assert_int_equal(gl_buf_append(&buf, &len, &cap, "", 0), 0);
+	assert_int_equal(len, 20000);
+	/* A size that would overflow is refused, the buffer kept. */
+	assert_int_equal(gl_buf_append(&buf, &len, &cap, chunk, SIZE_MAX - 8), -ENOMEM);
+	assert_int_equal(len, 20000);
+	free(buf);
+}
+
 /* The fd leaves the caller at once and is closed by a child that exits:
  * the reader of a pipe sees EOF, and no process of ours is left holding it. */
 static void test_close_detached(void **state)
@@ -340,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_hash64),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_close_detached),
+		cmocka_unit_test(test_buf_append),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
