@@ -17,6 +17,7 @@
 #include "json.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 #define H (3600LL * 1000)
 #define T0 1700000000000LL
@@ -212,34 +213,12 @@ static void env_done(struct env *e)
 static struct gl_alloc_req req(struct env *e, const char *identity, const char *container,
 			       int64_t now)
 {
-	return (struct gl_alloc_req){ .conf = &e->conf, .identity = identity, .ifname = "eth0",
-				      .container_id = container, .node = "node1", .now = now };
+	return alloc_req_of(&e->conf, identity, container, now);
 }
 
-static const char *str(const struct gl_ip *ip)
-{
-	static char buf[4][GL_IP_STRLEN];
-	static int k;
-
-	k = (k + 1) % 4;
-	return gl_ip_str(ip, buf[k], sizeof(buf[k]));
-}
-
-/* ADD for a one-range-set config: the address, or the error code as "E<code>". */
 static const char *add_req(struct env *e, struct gl_alloc_req r)
 {
-	static char out[4][64];
-	static int k;
-	struct gl_ip ips[GL_IPAM_MAX_POOLS];
-	struct gl_err err = {0};
-
-	k = (k + 1) % 4;
-	if (gl_alloc_add(e->s, &r, ips, &err) < 0) {
-		snprintf(out[k], sizeof(out[k]), "E%d", err.code);
-		return out[k];
-	}
-	snprintf(out[k], sizeof(out[k]), "%s", str(&ips[0]));
-	return out[k];
+	return alloc_add_str(e->s, r);
 }
 
 static const char *add(struct env *e, const char *identity, const char *container, int64_t now)
@@ -568,7 +547,7 @@ static void test_undo(void **state)
 	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
 	assert_true(fresh[0]);
 	assert_int_equal(gl_alloc_undo(e.s, &r, fresh, &err), 0);
-	assert_string_equal(status_of(&e, str(&ips[0])), "none");
+	assert_string_equal(status_of(&e, ip_str(&ips[0])), "none");
 	assert_int_equal(e.f->rows.n, 0);
 
 	/* A returning identity keeps its address, Held again. */
@@ -656,22 +635,22 @@ static void test_dual_stack(void **state)
 		 "\"pins\":{\"games/dst-1\":[\"192.168.1.210\",\"fd00::210\"]}}");
 	r = req(&e, "games/dst-0", "c1", T0);
 	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
-	assert_string_equal(str(&ips[0]), "192.168.1.200");
-	assert_string_equal(str(&ips[1]), "fd00::200");
+	assert_string_equal(ip_str(&ips[0]), "192.168.1.200");
+	assert_string_equal(ip_str(&ips[1]), "fd00::200");
 	assert_int_equal(row_of(&e, "fd00::200")->pool, 1);
 	r = req(&e, "games/dst-1", "c2", T0);
 	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
-	assert_string_equal(str(&ips[0]), "192.168.1.210");
-	assert_string_equal(str(&ips[1]), "fd00::210");
+	assert_string_equal(ip_str(&ips[0]), "192.168.1.210");
+	assert_string_equal(ip_str(&ips[1]), "fd00::210");
 	del(&e, "games/dst-0", "c1", T0);
 	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
 	assert_string_equal(status_of(&e, "fd00::200"), "Held");
 	r = req(&e, "games/dst-0", "c3", T0 + 1);
 	assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
-	assert_string_equal(str(&ips[0]), "192.168.1.200");
-	assert_string_equal(str(&ips[1]), "fd00::200");
+	assert_string_equal(ip_str(&ips[0]), "192.168.1.200");
+	assert_string_equal(ip_str(&ips[1]), "fd00::200");
 	assert_int_equal(gl_alloc_check(e.s, &r, ips, &err), 0);
-	assert_string_equal(str(&ips[1]), "fd00::200");
+	assert_string_equal(ip_str(&ips[1]), "fd00::200");
 	env_done(&e);
 }
 
@@ -854,7 +833,7 @@ static void test_check(void **state)
 	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
 	r = req(&e, "a", "ca", T0);
 	assert_int_equal(gl_alloc_check(e.s, &r, ips, &err), 0);
-	assert_string_equal(str(&ips[0]), "192.168.1.200");
+	assert_string_equal(ip_str(&ips[0]), "192.168.1.200");
 	del(&e, "a", "ca", T0);
 	assert_true(gl_alloc_check(e.s, &r, ips, &err) < 0);
 	assert_int_equal(err.code, GL_ERR_UNKNOWN_CONTAINER);
@@ -912,8 +891,8 @@ static void test_admin(void **state)
 	/* list is sorted by address. */
 	assert_int_equal(gl_alloc_list(e.s, "lan", &l, &err), 0);
 	assert_int_equal(l.n, 2);
-	assert_string_equal(str(&l.v[0].ip), "192.168.1.200");
-	assert_string_equal(str(&l.v[1].ip), "192.168.1.201");
+	assert_string_equal(ip_str(&l.v[0].ip), "192.168.1.200");
+	assert_string_equal(ip_str(&l.v[1].ip), "192.168.1.201");
 	gl_store_list_free(&l);
 	assert_int_equal(gl_alloc_list(e.s, "other", &l, &err), 0);
 	assert_int_equal(l.n, 0);
@@ -1030,7 +1009,7 @@ static void test_sqlite_roundtrip(void **state)
 	assert_int_equal(s->ops->scan(s, "lan", &l, &err), 0);
 	assert_int_equal(l.n, 3);
 	for (size_t i = 0; i < l.n; i++) {
-		if (strcmp(str(&l.v[i].ip), "fd00::1") != 0)
+		if (strcmp(ip_str(&l.v[i].ip), "fd00::1") != 0)
 			continue;
 		assert_int_equal(l.v[i].pool, 1);
 		assert_string_equal(l.v[i].identity, "games/dst-0");
@@ -1067,7 +1046,7 @@ static void test_sqlite_roundtrip(void **state)
 	assert_int_equal(gl_store_open(&sc, &s, &err), 0);
 	assert_int_equal(s->ops->scan(s, "lan", &l, &err), 0);
 	for (size_t i = 0; i < l.n; i++)
-		if (strcmp(str(&l.v[i].ip), "fd00::1") == 0) {
+		if (strcmp(ip_str(&l.v[i].ip), "fd00::1") == 0) {
 			assert_int_equal(l.v[i].state, GL_RESV_RELEASED);
 			assert_true(l.v[i].pinned);
 			assert_int_equal(l.v[i].expires, T0 + 99);

@@ -27,6 +27,7 @@
 #include "kube.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 #include "../fakeapi/fakeapi_child.h"
 
 #define H (3600LL * 1000)
@@ -161,36 +162,12 @@ static enum backend be_of(void **state)
 static struct gl_alloc_req req(struct env *e, const char *identity, const char *container,
 			       int64_t now)
 {
-	return (struct gl_alloc_req){ .conf = &e->conf, .identity = identity, .ifname = "eth0",
-				      .container_id = container, .node = "node1", .now = now };
-}
-
-static const char *str(const struct gl_ip *ip)
-{
-	static char buf[4][GL_IP_STRLEN];
-	static int k;
-
-	k = (k + 1) % 4;
-	return gl_ip_str(ip, buf[k], sizeof(buf[k]));
+	return alloc_req_of(&e->conf, identity, container, now);
 }
 
 static const char *add_req(struct env *e, struct gl_alloc_req r)
 {
-	static char out[4][64];
-	static int k;
-	struct gl_ip ips[GL_IPAM_MAX_POOLS];
-	struct gl_err err = {0};
-
-	k = (k + 1) % 4;
-	if (gl_alloc_add(e->s, &r, ips, &err) < 0) {
-		snprintf(out[k], sizeof(out[k]), "E%d", err.code);
-		if (err.code != GL_ERR_POOL_EXHAUSTED && err.code != GL_ERR_PIN_CONFLICT &&
-		    err.code != GL_ERR_ADDR_IN_USE)
-			print_message("# ADD failed: %s\n", err.msg);
-		return out[k];
-	}
-	snprintf(out[k], sizeof(out[k]), "%s", str(&ips[0]));
-	return out[k];
+	return alloc_add_str(e->s, r);
 }
 
 static const char *add(struct env *e, const char *identity, const char *container, int64_t now)
@@ -699,12 +676,12 @@ static void test_networks_and_ipv6(void **state)
 		struct gl_err err = {0};
 
 		assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
-		assert_string_equal(str(&ips[0]), "192.168.1.200");
-		assert_string_equal(str(&ips[1]), "fd00::c8");
+		assert_string_equal(ip_str(&ips[0]), "192.168.1.200");
+		assert_string_equal(ip_str(&ips[1]), "fd00::c8");
 		del(&e, "games/ds", "c1", T0);
 		r.container_id = "c2";
 		assert_int_equal(gl_alloc_add(e.s, &r, ips, &err), 0);
-		assert_string_equal(str(&ips[1]), "fd00::c8");
+		assert_string_equal(ip_str(&ips[1]), "fd00::c8");
 	}
 	assert_int_equal(n_rows(&e), 2);
 	env_done(&e);

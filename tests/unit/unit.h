@@ -5,6 +5,8 @@
 #ifndef GAMELAN_TESTS_UNIT_H
 #define GAMELAN_TESTS_UNIT_H
 
+#include <stdio.h>
+#include "alloc.h"
 #include "ip.h"
 
 /* A literal the test knows to be valid, parsed (the test fails otherwise). */
@@ -22,6 +24,47 @@ static inline struct gl_prefix prefix_of(const char *s)
 
 	assert_int_equal(gl_prefix_parse(s, &p), 0);
 	return p;
+}
+
+/* An address as text, from a ring of four buffers (several per assert). */
+static inline const char *ip_str(const struct gl_ip *ip)
+{
+	static char buf[4][GL_IP_STRLEN];
+	static int k;
+
+	k = (k + 1) % 4;
+	return gl_ip_str(ip, buf[k], sizeof(buf[k]));
+}
+
+/* An ADD request for interface eth0 on node1. */
+static inline struct gl_alloc_req alloc_req_of(const struct gl_ipam_conf *conf,
+					       const char *identity, const char *container,
+					       int64_t now)
+{
+	return (struct gl_alloc_req){ .conf = conf, .identity = identity, .ifname = "eth0",
+				      .container_id = container, .node = "node1", .now = now };
+}
+
+/* ADD for a one-range-set config: the address, or the error code as
+ * "E<code>" (ring of four buffers). An error the allocator should not give
+ * is printed, to explain the failing assert. */
+static inline const char *alloc_add_str(struct gl_store *s, struct gl_alloc_req r)
+{
+	static char out[4][64];
+	static int k;
+	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	struct gl_err err = { 0 };
+
+	k = (k + 1) % 4;
+	if (gl_alloc_add(s, &r, ips, &err) < 0) {
+		snprintf(out[k], sizeof(out[k]), "E%d", err.code);
+		if (err.code != GL_ERR_POOL_EXHAUSTED && err.code != GL_ERR_PIN_CONFLICT &&
+		    err.code != GL_ERR_ADDR_IN_USE)
+			print_message("# ADD failed: %s\n", err.msg);
+		return out[k];
+	}
+	snprintf(out[k], sizeof(out[k]), "%s", ip_str(&ips[0]));
+	return out[k];
 }
 
 #endif
