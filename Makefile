@@ -8,10 +8,17 @@ PREFIX      ?= /usr/local
 CNI_BIN_DIR ?= /opt/cni/bin
 DESTDIR     ?=
 
-PKGS        := json-c libmnl libnftnl sqlite3 libcurl yaml-0.1
+# Each binary links only the layers and packages its own path needs (every
+# shared object costs each exec of a plugin); see ARCHITECTURE.md.
+PKGS_BASE   := json-c
+PKGS_NET    := $(PKGS_BASE) libmnl libnftnl
+PKGS_KUBE   := $(PKGS_NET) libcurl yaml-0.1
+PKGS_IPAM   := $(PKGS_KUBE) sqlite3
+PKGS_DAEMON := $(PKGS_IPAM) libsystemd libmicrohttpd
 CC          ?= cc
-PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+pkg_cflags   = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pkg_libs     = $(shell pkg-config --libs $(1) 2>/dev/null)
+PKG_CFLAGS  := $(call pkg_cflags,$(PKGS_DAEMON))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # SAN=1 builds everything with AddressSanitizer and UBSan; the tests use it.
@@ -30,14 +37,20 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(SAN_FLAGS) -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS  += $(PKG_LIBS)
 
 BIN     := $(BUILD)/bin
 OBJ     := $(BUILD)/obj
 
-LIB_SRC := $(wildcard lib/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(OBJ)/%.o)
-LIB_A   := $(BUILD)/libgamelan.a
+# lib/ is layered, lowest first; a folder uses only the folders before it.
+LAYERS  := base cni net kube ipam daemon
+lib_a    = $(BUILD)/lib/libgl-$(1).a
+$(foreach l,$(LAYERS),$(eval LIB_$(l) := $(call lib_a,$(l))))
+$(foreach l,$(LAYERS),$(eval OBJ_$(l) := $(patsubst %.c,$(OBJ)/%.o,$(wildcard lib/$(l)/*.c))))
+# Archives a binary of each level links, highest first (static link order).
+LIBS_NET    := $(LIB_net) $(LIB_cni) $(LIB_base)
+LIBS_IPAM   := $(LIB_ipam) $(LIB_kube) $(LIBS_NET)
+LIBS_DAEMON := $(LIB_daemon) $(LIBS_IPAM)
+LIBS_ALL    := $(LIBS_DAEMON)
 
 # Each product binary: name = folder's sources.
 MACVLAN_SRC := $(wildcard cni-macvlan/*.c)
@@ -59,35 +72,32 @@ $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB_A): $(LIB_OBJ)
-	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+$(foreach l,$(LAYERS),$(eval $(call lib_a,$(l)): $(OBJ_$(l)) ; @mkdir -p $$(dir $$@) && $$(AR) rcs $$@ $$^))
 
-$(BIN)/gamelan-macvlan: $(MACVLAN_SRC:%.c=$(OBJ)/%.o) $(LIB_A)
+$(BIN)/gamelan-macvlan: $(MACVLAN_SRC:%.c=$(OBJ)/%.o) $(LIBS_IPAM)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_IPAM)) -o $@
 
-$(BIN)/gamelan-ipam: $(IPAM_SRC:%.c=$(OBJ)/%.o) $(LIB_A)
+$(BIN)/gamelan-ipam: $(IPAM_SRC:%.c=$(OBJ)/%.o) $(LIBS_IPAM)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_IPAM)) -o $@
 
-$(BIN)/gamelan-snat: $(SNAT_SRC:%.c=$(OBJ)/%.o) $(LIB_A)
+$(BIN)/gamelan-snat: $(SNAT_SRC:%.c=$(OBJ)/%.o) $(LIBS_NET)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_NET)) -o $@
 
-$(BIN)/%: $(OBJ)/netns-harness/%.o $(LIB_A)
+$(BIN)/%: $(OBJ)/netns-harness/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_DAEMON)) -o $@
 
-$(BIN)/%: $(OBJ)/bench/%.o $(LIB_A)
+$(BIN)/%: $(OBJ)/bench/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_DAEMON)) -o $@
 
-# Unit tests may include a binary's own .c (for its static helpers) through
-# -I; they link against the library only.
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIB_A)
+# Unit tests link against the library only.
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CMOCKA_LIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_DAEMON)) $(CMOCKA_LIBS) -o $@
 
 # The README's two commands: each installs what it needs first, quietly.
 deps:

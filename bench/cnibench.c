@@ -39,7 +39,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "util.h"
+#include "base/util.h"
 
 #define MAX_TARGETS 8
 #define MAX_N 5000

@@ -5,7 +5,7 @@
  * per ADD, for a new identity (scan + POST + identity check) and for one
  * coming back (scan + PUT). Flat across pool sizes is the goal.
  *
- *   kubebench [--fake tests/fakeapi/fakeapi.py] [--rows N] [--adds N]
+ *   kubebench [--fake netns-harness/fakeapi/fakeapi.py] [--rows N] [--adds N]
  *
  * Exit 0 with the figures on stdout, 1 when something failed. */
 #include <errno.h>
@@ -18,13 +18,13 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "alloc.h"
-#include "ipamconf.h"
-#include "json.h"
-#include "kube.h"
-#include "store.h"
-#include "util.h"
-#include "../tests/fakeapi/fakeapi_child.h"
+#include "ipam/alloc.h"
+#include "ipam/conf.h"
+#include "base/json.h"
+#include "kube/kube.h"
+#include "ipam/store.h"
+#include "base/util.h"
+#include "../netns-harness/fakeapi/fakeapi_child.h"
 
 static struct fakeapi fake;
 static char kubeconfig[PATH_MAX + 16];
@@ -154,7 +154,7 @@ fail:
 
 int main(int argc, char **argv)
 {
-	const char *script = "tests/fakeapi/fakeapi.py";
+	const char *script = "netns-harness/fakeapi/fakeapi.py";
 	int rows = 150, adds = 50, r;
 	struct gl_err err = {0};
 

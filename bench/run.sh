@@ -235,7 +235,7 @@ if [[ "${BENCH_KUBE:-1}" != 0 ]]; then
 	if [[ ! -x "$BIN/kubebench" ]]; then
 		echo "bench: kube section skipped: $BIN/kubebench is missing (make)" >&2
 		KUBE_FAILED=1
-	elif ! "$BIN/kubebench" --fake "$GL_TOP/tests/fakeapi/fakeapi.py"; then
+	elif ! "$BIN/kubebench" --fake "$GL_TOP/netns-harness/fakeapi/fakeapi.py"; then
 		echo "bench: the Kubernetes store benchmark failed" >&2
 		KUBE_FAILED=1
 	fi

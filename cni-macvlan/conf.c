@@ -1,9 +1,9 @@
 #include <errno.h>
 #include <linux/if_link.h>
 #include <string.h>
-#include "json.h"
+#include "base/json.h"
 #include "macvlan.h"
-#include "util.h"
+#include "base/util.h"
 
 /* Absolute, and no "." or ".." component anywhere (also not the last). */
 static bool path_normalized(const char *p)

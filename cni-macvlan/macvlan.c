@@ -9,15 +9,15 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "arp.h"
-#include "ipam.h"
-#include "json.h"
-#include "log.h"
+#include "net/arp.h"
+#include "ipam/plugin.h"
+#include "base/json.h"
+#include "base/log.h"
 #include "macvlan.h"
-#include "netns.h"
-#include "nl.h"
-#include "seen.h"
-#include "util.h"
+#include "net/netns.h"
+#include "net/nl.h"
+#include "net/seen.h"
+#include "base/util.h"
 
 #define CONFLICT_ROUNDS 3          /* fresh addresses tried after conflicts */
 #define DAD_WAIT_MS 2500           /* the kernel's IPv6 DAD: up to 1 s delay + 1 s */
@@ -81,10 +81,10 @@ static int nl_open_in(int ns_fd, struct gl_nl **ret, struct gl_err *err)
 	if (q < 0) {
 		if (r == 0)
 			gl_nl_close(*ret);
-		return gl_err_set(err, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-q));
+		return gl_err_from(err, q, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-q));
 	}
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_IO, "netlink socket in the pod's netns: %s", strerror(-r));
+		return gl_err_from(err, r, GL_ERR_IO, "netlink socket in the pod's netns: %s", strerror(-r));
 	return 0;
 }
 
@@ -116,7 +116,7 @@ static int resolve_master(struct gl_nl *nl, const struct macvlan_conf *c, struct
 			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "master link %s does not exist%s", c->master,
 					  c->link_in_container ? " in the pod's netns" : "");
 		if (r < 0)
-			return gl_err_set(err, GL_ERR_NETLINK, "looking up master %s: %s", c->master, strerror(-r));
+			return gl_err_from(err, r, GL_ERR_NETLINK, "looking up master %s: %s", c->master, strerror(-r));
 		return 0;
 	}
 	r = gl_nl_default_link(nl, AF_INET, &ifindex, err);
@@ -127,7 +127,7 @@ static int resolve_master(struct gl_nl *nl, const struct macvlan_conf *c, struct
 				  "master is not set and there is no default route to take it from");
 	r = gl_nl_link_get(nl, ifindex, NULL, ret, err);
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_NETLINK, "default route link %d: %s", ifindex, strerror(-r));
+		return gl_err_from(err, r, GL_ERR_NETLINK, "default route link %d: %s", ifindex, strerror(-r));
 	return 0;
 }
 
@@ -185,7 +185,7 @@ static int probe_addresses(const struct gl_cni_req *req, const struct macvlan_co
 		}
 		r = gl_arp_probe(*arp_fd, ifindex, mac, ip, 2, c->probe_wait_ms, holder);
 		if (r < 0)
-			return gl_err_set(err, GL_ERR_IO, "ARP probe for %s: %s", s, strerror(-r));
+			return gl_err_from(err, r, GL_ERR_IO, "ARP probe for %s: %s", s, strerror(-r));
 		if (r > 0) {
 			char m[GL_MAC_STRLEN];
 
@@ -294,7 +294,7 @@ static int configure(struct gl_nl *nl, const struct gl_cni_req *req, const struc
 		r = gl_nl_talk(nl, gl_nl_build_addr(buf, gl_nl_seq(nl), RTM_NEWADDR, ifindex, p, flags),
 			       NULL, NULL, err);
 		if (r < 0)
-			return gl_err_set(err, GL_ERR_NETLINK, "adding address %s: %s",
+			return gl_err_from(err, r, GL_ERR_NETLINK, "adding address %s: %s",
 					  gl_prefix_str(p, s, sizeof(s)), strerror(-r));
 		res->ips[i].interface = 0;
 	}
@@ -313,7 +313,7 @@ static int configure(struct gl_nl *nl, const struct gl_cni_req *req, const struc
 		r = gl_nl_talk(nl, gl_nl_build_route(buf, gl_nl_seq(nl), RTM_NEWROUTE, ifindex, &rt),
 			       NULL, NULL, err);
 		if (r < 0 && r != -EEXIST)
-			return gl_err_set(err, GL_ERR_NETLINK, "adding route %s: %s",
+			return gl_err_from(err, r, GL_ERR_NETLINK, "adding route %s: %s",
 					  gl_prefix_str(&rt.dst, s, sizeof(s)), strerror(-r));
 	}
 	return 0;
@@ -373,10 +373,10 @@ static int arp_open_in(int ns_fd, int ifindex, int *ret_fd, struct gl_err *err)
 	if (q < 0) {
 		if (r == 0)
 			close(*ret_fd);
-		return gl_err_set(err, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-q));
+		return gl_err_from(err, q, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-q));
 	}
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_IO, "ARP socket: %s", strerror(-r));
+		return gl_err_from(err, r, GL_ERR_IO, "ARP socket: %s", strerror(-r));
 	return 0;
 }
 
@@ -409,7 +409,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	if (!c.link_in_container) {
 		r = gl_nl_open(&host);
 		if (r < 0)
-			return gl_err_set(err, GL_ERR_IO, "netlink socket: %s", strerror(-r));
+			return gl_err_from(err, r, GL_ERR_IO, "netlink socket: %s", strerror(-r));
 	}
 	mnl = c.link_in_container ? pod : host;
 	r = resolve_master(mnl, &c, &master, err);
@@ -427,11 +427,11 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	};
 	r = gl_nl_talk(mnl, gl_nl_build_link_new(buf, gl_nl_seq(mnl), &spec), NULL, NULL, err);
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_NETLINK, "creating macvlan on %s: %s", master.name,
+		return gl_err_from(err, r, GL_ERR_NETLINK, "creating macvlan on %s: %s", master.name,
 				  strerror(-r));
 	r = gl_nl_link_get(pod, 0, tmpname, &link, err);
 	if (r < 0) {
-		gl_err_set(err, GL_ERR_NETLINK, "the new link %s vanished: %s", tmpname, strerror(-r));
+		gl_err_from(err, r, GL_ERR_NETLINK, "the new link %s vanished: %s", tmpname, strerror(-r));
 		goto undo_link;
 	}
 	memcpy(mac, link.mac, 6);
@@ -443,7 +443,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 		goto undo_link;
 	}
 	if (r < 0) {
-		gl_err_set(err, GL_ERR_NETLINK, "naming the link %s and bringing it up: %s", req->ifname,
+		gl_err_from(err, r, GL_ERR_NETLINK, "naming the link %s and bringing it up: %s", req->ifname,
 			   strerror(-r));
 		goto undo_link;
 	}
@@ -519,7 +519,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	announce(link.ifindex, mac, res, TAKE_FD(arp_fd));
 	r = gl_netns_restore(orig);
 	if (r < 0) {
-		gl_err_set(err, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-r));
+		gl_err_from(err, r, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-r));
 		goto undo_ipam;
 	}
 
@@ -586,7 +586,7 @@ int macvlan_del(struct gl_cni_req *req, struct gl_err *err)
 	}
 	r = gl_nl_link_del(pod, link.ifindex, err);
 	if (r < 0 && r != -ENODEV)
-		return gl_err_set(err, GL_ERR_NETLINK, "deleting %s: %s", req->ifname, strerror(-r));
+		return gl_err_from(err, r, GL_ERR_NETLINK, "deleting %s: %s", req->ifname, strerror(-r));
 	return 0;
 }
 
@@ -642,7 +642,7 @@ int macvlan_check(struct gl_cni_req *req, struct gl_err *err)
 	}
 	n = gl_nl_addr_list(pod, link.ifindex, addrs, (int)GL_ARRAY_SIZE(addrs), err);
 	if (n < 0)
-		return gl_err_set(err, GL_ERR_NETLINK, "listing addresses: %s", strerror(-n));
+		return gl_err_from(err, n, GL_ERR_NETLINK, "listing addresses: %s", strerror(-n));
 	for (int i = 0; i < req->prev.n_ips; i++) {
 		bool found = false;
 
@@ -671,7 +671,7 @@ int macvlan_status(struct gl_cni_req *req, struct gl_err *err)
 	if (!c.link_in_container) {
 		r = gl_nl_open(&host);
 		if (r < 0)
-			return gl_err_set(err, GL_ERR_NOT_AVAILABLE, "netlink: %s", strerror(-r));
+			return gl_err_from(err, r, GL_ERR_NOT_AVAILABLE, "netlink: %s", strerror(-r));
 		r = resolve_master(host, &c, &master, err);
 		if (r < 0)
 			return gl_err_reset(err, GL_ERR_NOT_AVAILABLE, "master link unusable: %s", err->msg);

@@ -4,7 +4,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "cni.h"
+#include "cni/cni.h"
 
 #define MACVLAN_DEFAULT_STATE_DIR "/var/lib/gamelan/macvlan"
 #define MACVLAN_DEFAULT_PROBE_MS 200

@@ -1,6 +1,6 @@
 /* gamelan-macvlan: a CNI plugin that gives a pod a macvlan interface on the
  * host NIC with a stable MAC, conflict detection and announcements. */
-#include "cni.h"
+#include "cni/cni.h"
 #include "macvlan.h"
 
 int main(int argc, char **argv)

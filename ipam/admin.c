@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "alloc.h"
-#include "cni.h"
+#include "ipam/alloc.h"
+#include "cni/cni.h"
 #include "admin.h"
-#include "ipamconf.h"
-#include "json.h"
-#include "store.h"
-#include "util.h"
+#include "ipam/conf.h"
+#include "base/json.h"
+#include "ipam/store.h"
+#include "base/util.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2

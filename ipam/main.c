@@ -1,7 +1,7 @@
 /* gamelan-ipam: sticky CNI IPAM on SQLite; without CNI_COMMAND, its admin tool. */
 #include "admin.h"
-#include "cni.h"
-#include "ipam.h"
+#include "cni/cni.h"
+#include "ipam/plugin.h"
 
 int main(int argc, char **argv)
 {

@@ -4,9 +4,9 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include "json.h"
+#include "base/json.h"
 #include "snat.h"
-#include "util.h"
+#include "base/util.h"
 
 _Static_assert(sizeof(SNAT_TABLE_PREFIX) + IFNAMSIZ <= 256, "table name within NFT_TABLE_MAXNAMELEN");
 

@@ -11,10 +11,10 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <linux/netfilter/nf_tables.h>
-#include "netns.h"
-#include "nft.h"
+#include "net/netns.h"
+#include "net/nft.h"
 #include "snat.h"
-#include "util.h"
+#include "base/util.h"
 
 /* `th dport FIRST-LAST`, as nft writes it: one load, two compares. */
 static int match_dport_range(struct gl_nft_rule *rule, uint16_t first, uint16_t last)
@@ -78,7 +78,7 @@ static int add_rule(struct gl_nft_batch *b, const struct snat_conf *c, int famil
 		gl_nft_rule_match_l4proto(rule, p->proto);
 		r = match_dport_range(rule, p->first, p->last);
 		if (r < 0)
-			return gl_err_set(err, GL_ERR_INTERNAL, "building a port range: %s", strerror(-r));
+			return gl_err_from(err, r, GL_ERR_INTERNAL, "building a port range: %s", strerror(-r));
 	}
 	gl_nft_rule_counter(rule);
 	if (c->disabled)
@@ -174,7 +174,7 @@ int snat_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *e
 		return r;
 	r = send_in(ns_fd, &b, err);
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_NETLINK, "installing table inet %s: %s", c->table, strerror(-r));
+		return gl_err_from(err, r, GL_ERR_NETLINK, "installing table inet %s: %s", c->table, strerror(-r));
 	/* A chained plugin passes the result on as it came. */
 	*ret = req->prev;
 	return 0;
@@ -200,7 +200,7 @@ int snat_del(struct gl_cni_req *req, struct gl_err *err)
 		return r;
 	r = send_in(ns_fd, &b, err);
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_NETLINK, "deleting table inet %s: %s", c.table, strerror(-r));
+		return gl_err_from(err, r, GL_ERR_NETLINK, "deleting table inet %s: %s", c.table, strerror(-r));
 	return 0;
 }
 
@@ -255,7 +255,7 @@ int snat_check(struct gl_cni_req *req, struct gl_err *err)
 		return gl_err_reset(err, GL_ERR_INVALID_CONFIG, "table inet %s is missing from %s", c->table,
 				    req->netns);
 	if (r < 0)
-		return gl_err_set(err, GL_ERR_NETLINK, "listing table inet %s: %s", c->table, strerror(-r));
+		return gl_err_from(err, r, GL_ERR_NETLINK, "listing table inet %s: %s", c->table, strerror(-r));
 	return check_rules(c, rules, n, err);
 }
 

@@ -1,7 +1,7 @@
 /* gamelan-snat: in-pod mode is a chained CNI plugin (CNI_COMMAND set);
  * "gamelan-snat router ..." manages port-forwards on a Linux gateway. */
 #include <string.h>
-#include "cni.h"
+#include "cni/cni.h"
 #include "router.h"
 #include "snat.h"
 

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "err.h"
-#include "ip.h"
-#include "json.h"
-#include "nft.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/ip.h"
+#include "base/json.h"
+#include "net/nft.h"
+#include "base/util.h"
 
 #define FWD_NAME_MAX 63
 /* An apply file: bounded, as any input. */
@@ -1102,14 +1102,14 @@ static int cmd_apply(const char *path)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0) {
 			e = -errno;
-			gl_err_set(&err, GL_ERR_IO, "%s: %s", path, strerror(-e));
+			gl_err_from(&err, e, GL_ERR_IO, "%s: %s", path, strerror(-e));
 			return report_err(&err, e);
 		}
 		e = gl_read_all(fd, FWD_FILE_MAX, &buf, &len);
 		close(fd);
 	}
 	if (e < 0) {
-		gl_err_set(&err, GL_ERR_IO, "%s: %s", path, e == -EFBIG ? "file too large" : strerror(-e));
+		gl_err_from(&err, e, GL_ERR_IO, "%s: %s", path, e == -EFBIG ? "file too large" : strerror(-e));
 		return report_err(&err, e);
 	}
 	if ((e = fwd_set_parse(buf, len, &s, &err)) < 0) {

@@ -5,8 +5,8 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "cni.h"
-#include "ip.h"
+#include "cni/cni.h"
+#include "base/ip.h"
 
 #define SNAT_TABLE_PREFIX "gamelan-snat-"
 #define SNAT_CHAIN_NAT "input"      /* type nat hook input: source rewrite */

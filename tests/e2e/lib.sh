@@ -49,7 +49,7 @@
 #                                   db_snap without timestamps, for before/after comparisons
 #   pod_links NAME                  the links in pod netns NAME, sorted, space-separated
 #
-# The fake Kubernetes API server (tests/fakeapi/fakeapi.py), one at a time per script:
+# The fake Kubernetes API server (netns-harness/fakeapi/fakeapi.py), one at a time per script:
 #   fakeapi_start DIR [--python PY] [--netns NS] [FAKE_ARGS...]
 #                                   stop the previous fake, start a fresh one on 127.0.0.1:0
 #                                   (in namespace NS when given), port file and log (fake.log,
@@ -376,7 +376,7 @@ pod_links() {
 		sort | tr '\n' ' '
 }
 
-FAKEAPI=$GL_TOP/tests/fakeapi/fakeapi.py
+FAKEAPI=$GL_TOP/netns-harness/fakeapi/fakeapi.py
 if [[ -n "${GL_PYTHON:-}" ]]; then
 	FAKEAPI_PY=$GL_PYTHON
 elif [[ -x /usr/bin/python3 ]]; then

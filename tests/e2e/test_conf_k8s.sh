@@ -12,7 +12,7 @@
 #  - each NAD's config goes through gamelan-macvlan/gamelan-ipam: ADD, CHECK,
 #    DEL in the netns world (store swapped for a temporary SQLite file: the
 #    Kubernetes store needs an API server), and, when the fake API server
-#    (tests/fakeapi/fakeapi.py) and kubectl exist, against the fake with the
+#    (netns-harness/fakeapi/fakeapi.py) and kubectl exist, against the fake with the
 #    kubeconfig install-cni.sh wrote, the reservation then seen with kubectl.
 # Python: /usr/bin/python3 with Debian's python3-yaml (a pyenv python3 lacks it).
 . "$(dirname "$0")/lib.sh"
@@ -558,7 +558,7 @@ if ! command -v kubectl >/dev/null || [[ -n "${GL_NO_KUBECTL:-}" ]]; then
 fi
 why_skip=
 if [[ ! -f "$FAKE" ]]; then
-	why_skip="skipped: no tests/fakeapi/fakeapi.py"
+	why_skip="skipped: no netns-harness/fakeapi/fakeapi.py"
 elif ! command -v openssl >/dev/null; then
 	why_skip="skipped: no openssl (the fake serves TLS, as an API server does)"
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fake Kubernetes API server (tests/fakeapi/fakeapi.py) on the wire: what the client and
+# The fake Kubernetes API server (netns-harness/fakeapi/fakeapi.py) on the wire: what the client and
 # the Kubernetes store rely on, checked with curl and jq against the real server's behaviour.
 # All on 127.0.0.1; no namespaces. kubectl parts skip when kubectl is absent.
 . "$(dirname "$0")/lib.sh"

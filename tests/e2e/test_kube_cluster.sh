@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The product path across two real nodes with the cluster store: the fake API server
-# (tests/fakeapi/fakeapi.py) runs in the router's namespace on 192.168.1.1:6443, with TLS
+# (netns-harness/fakeapi/fakeapi.py) runs in the router's namespace on 192.168.1.1:6443, with TLS
 # (a CA made with the openssl CLI, a server certificate for IP 192.168.1.1) and a bearer
 # token; both nodes reach it over the world's LAN with a kubeconfig (CA data + tokenFile, as
 # conf/k8s/install-cni.sh writes it). The chain gamelan-macvlan (ipam: gamelan-ipam, store
@@ -22,7 +22,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
-FAKE=$GL_TOP/tests/fakeapi/fakeapi.py
+FAKE=$GL_TOP/netns-harness/fakeapi/fakeapi.py
 K=$T_TMP/kube
 mkdir -p "$K"
 chmod 700 "$K"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gamelan-ipam with the Kubernetes store against the fake API server (tests/fakeapi/fakeapi.py
+# gamelan-ipam with the Kubernetes store against the fake API server (netns-harness/fakeapi/fakeapi.py
 # on 127.0.0.1, the IPReservation CRD from conf/k8s posted first). IPAM needs no network
 # namespace, so the plugin is called as a runtime would, from this namespace; GAMELAN_NODE
 # plays the node. Cases: 8 nodes x 50 ADDs at once -> 400 distinct addresses (checked in the

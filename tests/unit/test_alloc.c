@@ -12,11 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "alloc.h"
-#include "ipamconf.h"
-#include "json.h"
-#include "store.h"
-#include "util.h"
+#include "ipam/alloc.h"
+#include "ipam/conf.h"
+#include "base/json.h"
+#include "ipam/store.h"
+#include "base/util.h"
 #include "unit.h"
 
 #define H (3600LL * 1000)

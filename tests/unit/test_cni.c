@@ -11,9 +11,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "cni.h"
-#include "json.h"
-#include "util.h"
+#include "cni/cni.h"
+#include "base/json.h"
+#include "base/util.h"
 
 /* ---- a fake environment ---- */
 

@@ -20,10 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json.h"
-#include "kube.h"
-#include "store.h"
-#include "util.h"
+#include "base/json.h"
+#include "kube/kube.h"
+#include "ipam/store.h"
+#include "base/util.h"
 #include "../../snat/conf.c"
 
 static uint64_t seed = 0x67616d656c616eull; /* "gamelan" */

@@ -8,7 +8,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "ip.h"
+#include "base/ip.h"
+#include "base/mac.h"
 #include "unit.h"
 
 /* Computed independently (FNV-1a 64 over the NUL-terminated parts

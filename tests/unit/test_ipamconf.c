@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
-#include "ipamconf.h"
-#include "json.h"
+#include "ipam/conf.h"
+#include "base/json.h"
 
 static int parse(const char *ipam_json, struct gl_ipam_conf *c, struct gl_err *err)
 {

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "kube.h"
-#include "util.h"
+#include "kube/kube.h"
+#include "base/util.h"
 
 /* base64 of "-----BEGIN CERTIFICATE-----\nCA\n" and friends: content is not
  * checked here, only that it decodes to the bytes. */

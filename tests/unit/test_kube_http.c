@@ -1,4 +1,4 @@
-/* lib/kube.c against the fake API server (tests/fakeapi/fakeapi.py) over real
+/* lib/kube.c against the fake API server (netns-harness/fakeapi/fakeapi.py) over real
  * HTTP on 127.0.0.1: errors mapped from Status objects, pagination, watch
  * resume after a dropped stream, events split across chunks, 410 -> relist,
  * token reload on 401, kubeconfig variants with TLS, retries and timeouts.
@@ -21,9 +21,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "kube.h"
-#include "util.h"
-#include "../fakeapi/fakeapi_child.h"
+#include "kube/kube.h"
+#include "base/util.h"
+#include "../../netns-harness/fakeapi/fakeapi_child.h"
 
 static char tmpdir[] = "/tmp/gl-kubehttp.XXXXXX";
 static char fake_path[PATH_MAX];
@@ -43,7 +43,7 @@ static const char *CRD =
 	"\"served\":true,\"storage\":true,\"subresources\":{\"status\":{}},\"schema\":{\"openAPIV3Schema\":"
 	"{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
 
-/* ---- the fake as a child process (tests/fakeapi/fakeapi_child.h) ---- */
+/* ---- the fake as a child process (netns-harness/fakeapi/fakeapi_child.h) ---- */
 
 /* Start a fresh fake with extra args (NULL-terminated); https when TLS. */
 static void fake_start(bool tls, ...)

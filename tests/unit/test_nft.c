@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nft.h"
+#include "net/nft.h"
 #include "unit.h"
 
 /* ---- walking a batch ---- */

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "nl.h"
+#include "net/nl.h"
 #include "unit.h"
 
 /* linux/if.h (which has it) clashes with net/if.h. */

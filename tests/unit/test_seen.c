@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "seen.h"
+#include "net/seen.h"
 
 #define MIN5 (5 * 60 * 1000LL)
 

@@ -1,6 +1,6 @@
 /* One suite of store-level and allocator-level cases, run against every
  * store: SQLite in a temp dir, and the Kubernetes store against the fake
- * API server (tests/fakeapi/fakeapi.py, started here as a child on
+ * API server (netns-harness/fakeapi/fakeapi.py, started here as a child on
  * 127.0.0.1, the IPReservation CRD posted first). The same behaviour is the
  * contract (store.h). Then the Kubernetes store's own cases: its pure
  * object format, round trips per ADD, malformed objects, STATUS. */
@@ -21,19 +21,19 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "alloc.h"
-#include "ipamconf.h"
-#include "json.h"
-#include "kube.h"
-#include "store.h"
-#include "util.h"
+#include "ipam/alloc.h"
+#include "ipam/conf.h"
+#include "base/json.h"
+#include "kube/kube.h"
+#include "ipam/store.h"
+#include "base/util.h"
 #include "unit.h"
-#include "../fakeapi/fakeapi_child.h"
+#include "../../netns-harness/fakeapi/fakeapi_child.h"
 
 #define H (3600LL * 1000)
 #define T0 1700000000000LL
 
-/* ---- the fake API server (tests/fakeapi/fakeapi_child.h) ---- */
+/* ---- the fake API server (netns-harness/fakeapi/fakeapi_child.h) ---- */
 
 static struct fakeapi fake;
 static char fake_dir[64];
@@ -48,7 +48,7 @@ static int fake_start(void)
 	int r;
 
 	if (!fakeapi_find(script)) {
-		fprintf(stderr, "tests/fakeapi/fakeapi.py not found (set GL_TOP)\n");
+		fprintf(stderr, "netns-harness/fakeapi/fakeapi.py not found (set GL_TOP)\n");
 		return -1;
 	}
 	snprintf(fake_dir, sizeof(fake_dir), "/tmp/gl-store-suite.XXXXXX");

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "util.h"
+#include "base/util.h"
 
 #define S 1000LL
 #define M (60 * S)

@@ -6,8 +6,8 @@
 #define GAMELAN_TESTS_UNIT_H
 
 #include <stdio.h>
-#include "alloc.h"
-#include "ip.h"
+#include "ipam/alloc.h"
+#include "base/ip.h"
 
 /* A literal the test knows to be valid, parsed (the test fails otherwise). */
 static inline struct gl_ip ip_of(const char *s)

@@ -1,0 +1,137 @@
+/* The reservation store: rows keyed by (network, ip) behind one interface.
+ * The store only keeps rows; every decision (which address, who keeps it)
+ * is the allocator's (alloc.h), so that SQLite on one host and Kubernetes
+ * custom resources for a cluster share it.
+ *
+ * A store offers a write transaction made of row primitives. SQLite makes
+ * it a real `BEGIN IMMEDIATE` transaction (writers queue on the lock, so a
+ * decision never races). A store without transactions (Kubernetes: one
+ * object per address, created with POST, updated with a resourceVersion
+ * precondition) makes begin/commit cheap and reports a lost race from the
+ * write itself: insert -> -EEXIST, update/remove -> -ESTALE; the allocator
+ * then rolls back and decides again from a fresh scan. */
+#pragma once
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cni/cni.h"
+#include "base/err.h"
+#include "base/ip.h"
+
+enum gl_resv_state {
+	GL_RESV_BOUND,      /* in use by container_id */
+	GL_RESV_RELEASED,   /* DEL'd: kept for its identity until expires (Held), or Pinned */
+	GL_RESV_CONFLICT,   /* another host on the LAN answers for it; nobody's until expires */
+};
+
+#define GL_RESV_NEVER INT64_MAX   /* expires: never (NULL in SQLite) */
+#define GL_NODE_MAX 254
+#define GL_STORE_VERSION_MAX 64
+#define GL_STORE_SCAN_MAX 100000  /* rows one scan may return */
+
+/* One reserved address. (network, ip) is its key: an update never changes
+ * them (remove and insert instead). identity and ifname are "" for conflict
+ * rows; (network, identity, ifname, pool) is unique otherwise. */
+struct gl_resv {
+	char network[GL_CNI_NAME_MAX];
+	int pool;                              /* range-set index in the config */
+	struct gl_ip ip;
+	char identity[GL_CNI_IDENTITY_MAX];
+	char ifname[IFNAMSIZ];
+	char container_id[GL_CNI_ID_MAX];      /* bound: its user; released: its last user */
+	enum gl_resv_state state;
+	bool pinned;
+	int64_t expires;                       /* ms since the epoch, GL_RESV_NEVER */
+	char node[GL_NODE_MAX];
+	int64_t updated;                       /* ms since the epoch */
+	char version[GL_STORE_VERSION_MAX];    /* the store's token for this row's last write */
+};
+
+struct gl_resv_list {
+	struct gl_resv *v;
+	size_t n;
+	size_t cap;
+};
+
+/* Append a copy of r; -E2BIG past GL_STORE_SCAN_MAX. */
+int gl_store_list_push(struct gl_resv_list *l, const struct gl_resv *r);
+void gl_store_list_free(struct gl_resv_list *l);
+static inline void gl_store_list_freep(struct gl_resv_list *l) { gl_store_list_free(l); }
+
+struct gl_store_conf {
+	const char *type;           /* "sqlite" (default) | "kubernetes" */
+	const char *path;           /* sqlite: absolute */
+	bool create;                /* sqlite: create the file (and its directory, 0700) if missing */
+	const char *kubeconfig;     /* kubernetes: NULL or "" = $KUBECONFIG, else in-cluster */
+	const char *namespace;      /* kubernetes: NULL or "" = "gamelan-system" */
+};
+
+struct gl_store;
+
+/* Each returns 0 or a negative errno with err filled (GL_ERR_STORE, or
+ * GL_ERR_TRY_AGAIN when the store stayed busy past its bounded wait). */
+struct gl_store_ops {
+	const char *type;
+	int (*open)(const struct gl_store_conf *conf, struct gl_store **ret, struct gl_err *err);
+	void (*close)(struct gl_store *s);
+	int (*begin)(struct gl_store *s, struct gl_err *err);
+	int (*commit)(struct gl_store *s, struct gl_err *err);
+	void (*rollback)(struct gl_store *s);
+	/* Every row of network (all networks when NULL), appended to ret. */
+	int (*scan)(struct gl_store *s, const char *network, struct gl_resv_list *ret,
+		    struct gl_err *err);
+	/* -EEXIST when (network, identity, ifname, pool) is taken, or (network,
+	 * ip) is and the store cannot tell which; -EADDRINUSE when the store
+	 * knows that (network, ip) is (the allocator then tries another free
+	 * address). Sets r->version. */
+	int (*insert)(struct gl_store *s, struct gl_resv *r, struct gl_err *err);
+	/* The row (network, ip) as last read (r->version); -ESTALE when it changed
+	 * or is gone. Sets r->version. */
+	int (*update)(struct gl_store *s, struct gl_resv *r, struct gl_err *err);
+	/* -ESTALE when the row changed or is already gone. */
+	int (*remove)(struct gl_store *s, const struct gl_resv *r, struct gl_err *err);
+	/* STATUS: the store is reachable and writable now. */
+	int (*status)(struct gl_store *s, struct gl_err *err);
+};
+
+struct gl_store {
+	const struct gl_store_ops *ops;
+};
+
+extern const struct gl_store_ops gl_store_sqlite_ops;
+extern const struct gl_store_ops gl_store_kube_ops;
+
+/* ---- the Kubernetes store's pure parts (store_kube.c), for tests ----
+ * One IPReservation (gamelan.dev/v1alpha1) per reserved address. */
+struct json_object;
+#define GL_STORE_KUBE_NET_MAX 50    /* "<net>" part: 40 + '-' + 8 hex + NUL */
+#define GL_STORE_KUBE_NAME_MAX 100  /* "<net>-<ip>" */
+/* The network's label value: lowercased, [a-z0-9-] only, cut to 40, and a
+ * hash suffix when it had to be changed or cut. */
+void gl_store_kube_net_label(const char *network, char ret[GL_STORE_KUBE_NET_MAX]);
+/* metadata.name of the row (network, ip). */
+void gl_store_kube_name(const char *network, const struct gl_ip *ip, char ret[GL_STORE_KUBE_NAME_MAX]);
+/* The identity's label value: 16 hex digits of its hash. */
+void gl_store_kube_identity_label(const char *identity, char ret[17]);
+/* The object for r in namespace ns (metadata.resourceVersion when
+ * with_version); NULL when out of memory. */
+struct json_object *gl_store_kube_to_json(const struct gl_resv *r, const char *ns, bool with_version);
+/* An object from the API back into a row; -EBADMSG naming what is wrong in
+ * err (plain message, no code) when it is not a well-formed IPReservation. */
+int gl_store_kube_from_json(struct json_object *o, struct gl_resv *ret, char *why, size_t why_size);
+/* RFC 3339 UTC with milliseconds, and back (-EINVAL). */
+void gl_store_kube_time_str(int64_t ms, char ret[32]);
+int gl_store_kube_time_parse(const char *s, int64_t *ret_ms);
+/* Requests the Kubernetes store made through its client so far (bench). */
+long gl_store_kube_requests(struct gl_store *s);
+
+/* Open the store conf->type names. */
+int gl_store_open(const struct gl_store_conf *conf, struct gl_store **ret, struct gl_err *err);
+void gl_store_close(struct gl_store *s);
+static inline void gl_store_closep(struct gl_store **s) { if (*s) gl_store_close(*s); }
+#define _cleanup_store_ __attribute__((cleanup(gl_store_closep)))
+
+const char *gl_store_state_str(enum gl_resv_state st);
+/* "bound" | "released" | "conflict" -> state; -EINVAL otherwise. */
+int gl_store_state_parse(const char *s, enum gl_resv_state *ret);
