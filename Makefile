@@ -72,6 +72,9 @@ $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Tests and benchmarks may use the harness's helpers (the fake API server).
+$(OBJ)/tests/%.o $(OBJ)/bench/%.o: CFLAGS += -Inetns-harness
+
 $(foreach l,$(LAYERS),$(eval $(call lib_a,$(l)): $(OBJ_$(l)) ; @mkdir -p $$(dir $$@) && $$(AR) rcs $$@ $$^))
 
 $(BIN)/gamelan-macvlan: $(MACVLAN_SRC:%.c=$(OBJ)/%.o) $(LIBS_IPAM)

@@ -23,8 +23,9 @@
 #include "base/json.h"
 #include "kube/kube.h"
 #include "ipam/store.h"
+#include "ipam/store_kube.h"
 #include "base/util.h"
-#include "../netns-harness/fakeapi/fakeapi_child.h"
+#include "fakeapi/fakeapi_child.h"
 
 static struct fakeapi fake;
 static char kubeconfig[PATH_MAX + 16];

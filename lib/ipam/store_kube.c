@@ -18,6 +18,7 @@
  * allocator retries with jitter); both keeping theirs is impossible, since
  * the later of the two creations is seen by the other's list. */
 #include "ipam/store.h"
+#include "ipam/store_kube.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

@@ -23,6 +23,7 @@
 #include "base/json.h"
 #include "kube/kube.h"
 #include "ipam/store.h"
+#include "ipam/store_kube.h"
 #include "base/util.h"
 #include "../../snat/conf.c"
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include "kube/kube.h"
 #include "base/util.h"
-#include "../../netns-harness/fakeapi/fakeapi_child.h"
+#include "fakeapi/fakeapi_child.h"
 
 static char tmpdir[] = "/tmp/gl-kubehttp.XXXXXX";
 static char fake_path[PATH_MAX];

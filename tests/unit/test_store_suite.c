@@ -26,9 +26,10 @@
 #include "base/json.h"
 #include "kube/kube.h"
 #include "ipam/store.h"
+#include "ipam/store_kube.h"
 #include "base/util.h"
 #include "unit.h"
-#include "../../netns-harness/fakeapi/fakeapi_child.h"
+#include "fakeapi/fakeapi_child.h"
 
 #define H (3600LL * 1000)
 #define T0 1700000000000LL
