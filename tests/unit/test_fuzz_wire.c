@@ -2,7 +2,7 @@
  * (gl_kube_config_parse), watch streams (gl_kube_lines_feed +
  * gl_kube_event_parse), Status bodies (gl_kube_status_errno), Retry-After,
  * IPReservation objects (gl_store_kube_from_json) and gamelan-snat's in-pod
- * config (snat/conf.c, through the same request parser a runtime's call
+ * config (lib/net/snat.c, through the same request parser a runtime's call
  * goes through). Seeded random mutations of valid inputs, thousands per
  * parser; each call must return 0 or a negative errno, never crash (run
  * under ASan+UBSan), and what it returns with 0 must be well-formed.
@@ -25,7 +25,8 @@
 #include "ipam/store.h"
 #include "ipam/store_kube.h"
 #include "base/util.h"
-#include "../../snat/conf.c"
+#include "cni/cni.h"
+#include "net/snat.h"
 
 static uint64_t seed = 0x67616d656c616eull; /* "gamelan" */
 static int iters = 10000;
@@ -707,32 +708,32 @@ static const char *const snat_confs[] = {
 	"\"runtimeConfig\":{\"disabled\":true}," SNAT_PREV "}",
 };
 
-static void check_snat(const struct snat_conf *c)
+static void check_snat(const struct gl_snat_conf *c)
 {
-	assert_true(strncmp(c->table, SNAT_TABLE_PREFIX, strlen(SNAT_TABLE_PREFIX)) == 0);
+	assert_true(strncmp(c->table, GL_SNAT_TABLE_PREFIX, strlen(GL_SNAT_TABLE_PREFIX)) == 0);
 	assert_true(strncmp(c->comment, "gamelan:", 8) == 0);
 	assert_true(gl_cni_ifname_valid(c->ifname));
-	assert_true(c->n_lan >= 1 && c->n_lan <= SNAT_MAX_LAN);
-	assert_true(c->n_ports >= 0 && c->n_ports <= SNAT_MAX_PORTS);
+	assert_true(c->n_lan >= 1 && c->n_lan <= GL_SNAT_MAX_LAN);
+	assert_true(c->n_ports >= 0 && c->n_ports <= GL_SNAT_MAX_PORTS);
 	for (int i = 0; i < c->n_ports; i++) {
-		const struct snat_port *p = &c->ports[i];
+		const struct gl_snat_port *p = &c->ports[i];
 
 		assert_true(p->proto == IPPROTO_UDP || p->proto == IPPROTO_TCP || p->proto == IPPROTO_SCTP);
 		assert_true(p->first <= p->last);
 		assert_true(p->first != 0 || p->last == 0);
 	}
 	for (int fam = AF_INET; fam <= AF_INET6; fam += AF_INET6 - AF_INET) {
-		int f = snat_family_index(fam);
+		int f = gl_snat_family_index(fam);
 		bool in = false;
 
-		if (!snat_conf_has_family(c, fam) || (!c->has_gw[f] && c->disabled))
+		if (!gl_snat_conf_has_family(c, fam) || (!c->has_gw[f] && c->disabled))
 			continue;
 		assert_true(c->has_gw[f]);
 		for (int i = 0; i < c->n_lan; i++)
 			in = in || gl_prefix_contains(&c->lan[i], &c->gw[f]);
 		assert_true(in);
 	}
-	assert_true(snat_conf_rule_count(c) >= 1 && snat_conf_rule_count(c) <= 2 * SNAT_MAX_PORTS);
+	assert_true(gl_snat_conf_rule_count(c) >= 1 && gl_snat_conf_rule_count(c) <= 2 * GL_SNAT_MAX_PORTS);
 }
 
 static void test_fuzz_snat_conf(void **state)
@@ -743,7 +744,7 @@ static void test_fuzz_snat_conf(void **state)
 	reseed(7);
 	for (int it = 0; it < iters; it++) {
 		size_t len = mutated(snat_confs, GL_ARRAY_SIZE(snat_confs), buf, sizeof(buf));
-		struct snat_conf *c = calloc(1, sizeof(*c));
+		struct gl_snat_conf *c = calloc(1, sizeof(*c));
 		struct gl_cni_req req;
 		struct gl_err e = { 0 };
 		int r;
@@ -752,8 +753,8 @@ static void test_fuzz_snat_conf(void **state)
 		r = gl_cni_req_parse(&req, fuzz_getenv, buf, len, &e);
 		is_errno(r, "gl_cni_req_parse", it, buf);
 		if (r == 0) {
-			r = snat_conf_parse(&req, c, &e);
-			is_errno(r, "snat_conf_parse", it, buf);
+			r = gl_snat_cni_conf_parse(&req, c, &e);
+			is_errno(r, "gl_snat_cni_conf_parse", it, buf);
 			if (r == 0) {
 				check_snat(c);
 				ok++;

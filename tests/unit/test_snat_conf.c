@@ -1,8 +1,7 @@
-/* snat/conf.c and snat/inpod.c: gamelan-snat's in-pod configuration and its
- * defaults from prevResult, through the same request parser a runtime's call
- * goes through; then the nftables transactions built from it, parsed back
- * with libnftnl (no kernel needed). The plugin's .c files are compiled into
- * this test (it links against libgamelan.a only). */
+/* lib/net/snat.c: gamelan-snat's in-pod configuration and its defaults from
+ * prevResult, through the same request parser a runtime's call goes
+ * through; then the nftables transactions built from it, parsed back with
+ * libnftnl (no kernel needed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +15,11 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include "../../snat/conf.c"
-#include "../../snat/inpod.c"
+#include "base/util.h"
+#include "cni/cni.h"
+#include "net/snat.h"
 
 static const char *container_id = "c0ffee01";
 
@@ -50,8 +51,8 @@ static const char *fake_getenv(const char *name)
 	"{\"address\":\"fd00:1::100/64\",\"gateway\":\"fd00:1::1\",\"interface\":0}]}"
 
 /* Parse `HEAD, fields, "prevResult": prev}` (no prevResult when prev is
- * NULL) into c; returns snat_conf_parse's result. */
-static int conf_of(const char *fields, const char *prev, struct snat_conf *c, struct gl_err *err)
+ * NULL) into c; returns gl_snat_cni_conf_parse's result. */
+static int conf_of(const char *fields, const char *prev, struct gl_snat_conf *c, struct gl_err *err)
 {
 	char buf[16384];
 	struct gl_cni_req req;
@@ -63,12 +64,12 @@ static int conf_of(const char *fields, const char *prev, struct snat_conf *c, st
 	r = gl_cni_req_parse(&req, fake_getenv, buf, strlen(buf), err);
 	if (r < 0)
 		fail_msg("request does not parse: %s: %s", buf, err->msg);
-	r = snat_conf_parse(&req, c, err);
+	r = gl_snat_cni_conf_parse(&req, c, err);
 	gl_cni_req_free(&req);
 	return r;
 }
 
-static void ok_prev(const char *fields, const char *prev, struct snat_conf *c)
+static void ok_prev(const char *fields, const char *prev, struct gl_snat_conf *c)
 {
 	struct gl_err err;
 
@@ -76,14 +77,14 @@ static void ok_prev(const char *fields, const char *prev, struct snat_conf *c)
 		fail_msg("{%s}: unexpected error %d: %s", fields, err.code, err.msg);
 }
 
-static void ok(const char *fields, struct snat_conf *c)
+static void ok(const char *fields, struct gl_snat_conf *c)
 {
 	ok_prev(fields, PREV4, c);
 }
 
 static void bad_prev(const char *fields, const char *prev, const char *names)
 {
-	struct snat_conf c;
+	struct gl_snat_conf c;
 	struct gl_err err;
 	int r;
 
@@ -121,7 +122,7 @@ static void assert_ip(const struct gl_ip *ip, const char *want)
 
 static void test_defaults(void **state)
 {
-	struct snat_conf c;
+	struct gl_snat_conf c;
 
 	ok("", &c);
 	assert_string_equal(c.table, "gamelan-snat-eth0");
@@ -135,12 +136,12 @@ static void test_defaults(void **state)
 	assert_false(c.has_gw[1]);
 	assert_int_equal(c.n_ports, 0);
 	assert_false(c.disabled);
-	assert_int_equal(snat_conf_rule_count(&c), 1);
+	assert_int_equal(gl_snat_conf_rule_count(&c), 1);
 }
 
 static void test_every_field(void **state)
 {
-	struct snat_conf c;
+	struct gl_snat_conf c;
 
 	ok("\"gateway\":\"192.168.1.254\",\"lan\":[\"192.168.1.0/24\",\"10.0.0.7/8\"],"
 	   "\"ports\":[{\"protocol\":\"udp\",\"port\":10999},{\"protocol\":\"TCP\",\"port\":27015,\"endPort\":27030},"
@@ -158,7 +159,7 @@ static void test_every_field(void **state)
 	assert_int_equal(c.ports[1].last, 27030);
 	assert_int_equal(c.ports[2].proto, IPPROTO_SCTP);
 	assert_int_equal(c.ports[2].first, 0);
-	assert_int_equal(snat_conf_rule_count(&c), 3);
+	assert_int_equal(gl_snat_conf_rule_count(&c), 3);
 	/* The extremes of the port space. */
 	ok("\"ports\":[{\"protocol\":\"udp\",\"port\":1},{\"protocol\":\"udp\",\"port\":65535,\"endPort\":65535}]", &c);
 	assert_int_equal(c.ports[0].first, 1);
@@ -170,7 +171,7 @@ static void test_every_field(void **state)
 
 static void test_dual_stack(void **state)
 {
-	struct snat_conf c;
+	struct gl_snat_conf c;
 
 	ok_prev("", PREV46, &c);
 	assert_int_equal(c.n_lan, 2);
@@ -179,9 +180,9 @@ static void test_dual_stack(void **state)
 	assert_true(c.has_gw[0] && c.has_gw[1]);
 	assert_ip(&c.gw[0], "192.168.1.1");
 	assert_ip(&c.gw[1], "fd00:1::1");
-	assert_int_equal(snat_conf_rule_count(&c), 2);
+	assert_int_equal(gl_snat_conf_rule_count(&c), 2);
 	ok_prev("\"ports\":[{\"protocol\":\"udp\",\"port\":10999},{\"protocol\":\"tcp\",\"port\":10999}]", PREV46, &c);
-	assert_int_equal(snat_conf_rule_count(&c), 4);
+	assert_int_equal(gl_snat_conf_rule_count(&c), 4);
 	/* A gateway list: one per family, any order; the other family's from prevResult. */
 	ok_prev("\"gateway\":[\"fd00:1::fe\",\"192.168.1.254\"]", PREV46, &c);
 	assert_ip(&c.gw[0], "192.168.1.254");
@@ -191,18 +192,18 @@ static void test_dual_stack(void **state)
 	assert_ip(&c.gw[1], "fd00:1::fe");
 	/* lan limited to IPv4: prevResult's IPv6 gateway is not used. */
 	ok_prev("\"lan\":[\"192.168.1.0/24\"]", PREV46, &c);
-	assert_int_equal(snat_conf_rule_count(&c), 1);
+	assert_int_equal(gl_snat_conf_rule_count(&c), 1);
 	assert_false(c.has_gw[1]);
 	/* IPv6 from the config alone, on an IPv4 prevResult. */
 	ok("\"lan\":[\"192.168.1.0/24\",\"fd00:2::/64\"],\"gateway\":[\"fd00:2::1\"]", &c);
 	assert_ip(&c.gw[0], "192.168.1.1");
 	assert_ip(&c.gw[1], "fd00:2::1");
-	assert_int_equal(snat_conf_rule_count(&c), 2);
+	assert_int_equal(gl_snat_conf_rule_count(&c), 2);
 }
 
 static void test_disabled(void **state)
 {
-	struct snat_conf c;
+	struct gl_snat_conf c;
 
 	ok("\"runtimeConfig\":{\"disabled\":true}", &c);
 	assert_true(c.disabled);
@@ -214,14 +215,14 @@ static void test_disabled(void **state)
 	ok_prev("\"lan\":[\"192.168.1.0/24\",\"fd00:2::/64\"],\"runtimeConfig\":{\"disabled\":true}", PREV4, &c);
 	assert_true(c.disabled);
 	assert_false(c.has_gw[1]);
-	assert_int_equal(snat_conf_rule_count(&c), 2);
+	assert_int_equal(gl_snat_conf_rule_count(&c), 2);
 	bad("\"runtimeConfig\":{\"disabled\":\"yes\"}", "runtimeConfig.disabled");
 	bad("\"args\":{\"cni\":{\"disabled\":1}}", "args.cni.disabled");
 }
 
 static void test_interface(void **state)
 {
-	struct snat_conf c;
+	struct gl_snat_conf c;
 
 	/* The host side of a veth first, the pod's net1 second: rules go on
 	 * net1 with net1's addresses; the table stays named after CNI_IFNAME. */
@@ -247,7 +248,7 @@ static void test_interface(void **state)
 static void test_long_container_id(void **state)
 {
 	static char id[250];
-	struct snat_conf c;
+	struct gl_snat_conf c;
 
 	memset(id, 'a', sizeof(id) - 1);
 	container_id = id;
@@ -255,7 +256,7 @@ static void test_long_container_id(void **state)
 	container_id = "c0ffee01";
 	/* nft(8) reads comments of at most 127 bytes: the ID is cut, the
 	 * interface kept. */
-	assert_true(strlen(c.comment) <= SNAT_COMMENT_MAX - 1);
+	assert_true(strlen(c.comment) <= GL_SNAT_COMMENT_MAX - 1);
 	assert_true(strncmp(c.comment, "gamelan:aaaa", 12) == 0);
 	assert_string_equal(c.comment + strlen(c.comment) - 5, ":eth0");
 }
@@ -302,12 +303,12 @@ static void test_bounds(void **state)
 	size_t n;
 
 	n = (size_t)snprintf(buf, sizeof(buf), "\"lan\":[");
-	for (int i = 0; i <= SNAT_MAX_LAN; i++)
+	for (int i = 0; i <= GL_SNAT_MAX_LAN; i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\"10.%d.0.0/16\"", i ? "," : "", i);
 	snprintf(buf + n, sizeof(buf) - n, "]");
 	bad(buf, "at most");
 	n = (size_t)snprintf(buf, sizeof(buf), "\"ports\":[");
-	for (int i = 0; i <= SNAT_MAX_PORTS; i++)
+	for (int i = 0; i <= GL_SNAT_MAX_PORTS; i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s{\"protocol\":\"udp\",\"port\":%d}",
 				      i ? "," : "", i + 1);
 	snprintf(buf + n, sizeof(buf) - n, "]");
@@ -324,7 +325,7 @@ static void test_prev_result(void **state)
 	bad_prev("", "{\"ips\":[{\"address\":\"192.168.1.201/24\"}]}", "IPv4 gateway");
 	/* ...unless the config gives them. */
 	{
-		struct snat_conf c;
+		struct gl_snat_conf c;
 
 		ok_prev("\"lan\":[\"192.168.1.0/24\"],\"gateway\":\"192.168.1.1\"", "{}", &c);
 		assert_string_equal(c.ifname, "eth0");
@@ -426,12 +427,12 @@ static void assert_has_not(const char *text, const char *needle)
 static int add_batch(const char *fields, const char *prev, struct parsed *out)
 {
 	_cleanup_nft_batch_ struct gl_nft_batch b = { 0 };
-	struct snat_conf c;
+	struct gl_snat_conf c;
 	struct gl_err err = { 0 };
 
 	ok_prev(fields, prev, &c);
-	if (build_add(&c, &b, &err) < 0)
-		fail_msg("build_add: %s", err.msg);
+	if (gl_snat_build_add(&c, &b, &err) < 0)
+		fail_msg("gl_snat_build_add: %s", err.msg);
 	return parse_batch(&b, out, BATCH_MAX_MSGS);
 }
 
@@ -561,15 +562,15 @@ static void test_build_del(void **state)
 {
 	_cleanup_nft_batch_ struct gl_nft_batch b = { 0 };
 	struct parsed m[BATCH_MAX_MSGS];
-	struct snat_conf c;
+	struct gl_snat_conf c;
 	struct gl_err err = { 0 };
 	struct gl_cni_req req;
 
 	memset(&req, 0, sizeof(req));
 	strcpy(req.container_id, "c0ffee01");
 	strcpy(req.ifname, "net1");
-	assert_int_equal(snat_names(&req, &c, &err), 0);
-	assert_int_equal(build_del(&c, &b, &err), 0);
+	assert_int_equal(gl_snat_cni_names(&req, &c, &err), 0);
+	assert_int_equal(gl_snat_build_del(c.table, &b, &err), 0);
 	assert_int_equal(parse_batch(&b, m, BATCH_MAX_MSGS), 4);
 	/* Gone whether or not it was there: add, then delete. */
 	assert_int_equal(m[1].type, NFT_MSG_NEWTABLE);
@@ -581,7 +582,7 @@ static void test_build_del(void **state)
 static void test_check_rules(void **state)
 {
 	struct gl_nft_rule_info rules[4];
-	struct snat_conf c;
+	struct gl_snat_conf c;
 	struct gl_err err;
 
 	ok_prev("\"ports\":[{\"protocol\":\"udp\",\"port\":10999}]", PREV46, &c);
@@ -592,22 +593,22 @@ static void test_check_rules(void **state)
 		rules[i].handle = (uint64_t)i + 2;
 	}
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(check_rules(&c, rules, 2, &err), 0);
+	assert_int_equal(gl_snat_check_rules(&c, rules, 2, &err), 0);
 	/* One missing. */
 	memset(&err, 0, sizeof(err));
-	assert_true(check_rules(&c, rules, 1, &err) < 0);
+	assert_true(gl_snat_check_rules(&c, rules, 1, &err) < 0);
 	assert_int_equal(err.code, GL_ERR_INVALID_CONFIG);
 	assert_has(err.msg, "has 1 rules");
 	/* Somebody else's rule. */
 	strcpy(rules[1].comment, "gamelan:other:eth0");
 	memset(&err, 0, sizeof(err));
-	assert_true(check_rules(&c, rules, 2, &err) < 0);
+	assert_true(gl_snat_check_rules(&c, rules, 2, &err) < 0);
 	assert_has(err.msg, "gamelan:other:eth0");
 	/* Disabled since: the rules are in the wrong chain. */
 	strcpy(rules[1].comment, "gamelan:c0ffee01:eth0");
 	c.disabled = true;
 	memset(&err, 0, sizeof(err));
-	assert_true(check_rules(&c, rules, 2, &err) < 0);
+	assert_true(gl_snat_check_rules(&c, rules, 2, &err) < 0);
 	assert_has(err.msg, "chain drop");
 }
 
