@@ -1,5 +1,6 @@
-/* gamelan-ipam's CNI verbs: read the ipam config, open the store, let the
- * allocator decide, and shape the result. */
+/* gamelan-ipam's CNI verbs: read the ipam config, open the store (once per
+ * open IPAM, however many calls it serves), let the allocator decide, and
+ * shape the result. Logs at debug only: the binary decides what to print. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,16 +14,6 @@
 #include "base/log.h"
 #include "ipam/store.h"
 #include "base/util.h"
-
-static void conf_freep(struct gl_ipam_conf *c)
-{
-	gl_ipamconf_free(c);
-}
-
-static int load_conf(const struct gl_cni_req *req, struct gl_ipam_conf *ret, struct gl_err *err)
-{
-	return gl_ipamconf_parse_netconf(req->conf, ret, err);
-}
 
 static int open_store(const struct gl_ipam_conf *c, bool create, struct gl_store **ret,
 		      struct gl_err *err)
@@ -103,70 +94,100 @@ static int parse_ip_list(const struct gl_cni_req *req, const char *key, struct g
 	return 0;
 }
 
-struct call {
+struct gl_ipam {
+	const struct gl_cni_req *req;
 	struct gl_ipam_conf conf;
-	struct gl_alloc_req areq;
 	char node[GL_NODE_MAX];
-	struct gl_ip conflicts[GL_ALLOC_MAX_CONFLICTS];
-	struct gl_ip requested[GL_CNI_MAX_IPS * 2];
+	struct gl_store *store;          /* NULL until a verb needs it */
 };
 
-static void call_freep(struct call **c)
+int gl_ipam_open(const struct gl_cni_req *req, struct gl_ipam **ret, struct gl_err *err)
 {
-	if (*c) {
-		gl_ipamconf_free(&(*c)->conf);
-		free(*c);
-	}
-}
-
-static int call_init(struct call *c, const struct gl_cni_req *req, struct gl_err *err)
-{
+	_cleanup_free_ struct gl_ipam *ipam = calloc(1, sizeof(*ipam));
 	int r;
 
-	memset(c, 0, sizeof(*c));
-	r = load_conf(req, &c->conf, err);
+	if (!ipam)
+		return -ENOMEM;
+	r = gl_ipamconf_parse_netconf(req->conf, &ipam->conf, err);
 	if (r < 0)
 		return r;
-	node_name(c->node);
-	c->areq = (struct gl_alloc_req){
-		.conf = &c->conf,
-		.identity = req->identity,
-		.ifname = req->ifname,
-		.container_id = req->container_id,
-		.node = c->node,
-		.now = gl_now_wall_ms(),
-		.conflicts = c->conflicts,
-		.requested = c->requested,
-	};
+	ipam->req = req;
+	node_name(ipam->node);
+	*ret = TAKE_PTR(ipam);
 	return 0;
 }
 
-int gl_ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_ipam_undo *ret_undo,
-		struct gl_err *err)
+void gl_ipam_close(struct gl_ipam *ipam)
 {
-	struct gl_ipam_undo undo = {0};
-	_cleanup_(call_freep) struct call *c = calloc(1, sizeof(*c));
-	_cleanup_store_ struct gl_store *s = NULL;
-	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	if (!ipam)
+		return;
+	if (ipam->store)
+		gl_store_close(ipam->store);
+	gl_ipamconf_free(&ipam->conf);
+	free(ipam);
+}
+
+/* The store, opened on first use and kept for the next call on this IPAM
+ * (a conflict round's ADD, an undo). create: a SQLite file may be made
+ * (ADD, STATUS); the verbs that only read or release need not make one. */
+static int ipam_store(struct gl_ipam *ipam, bool create, struct gl_store **ret, struct gl_err *err)
+{
 	int r;
 
-	if (!c)
-		return -ENOMEM;
-	r = call_init(c, req, err);
+	if (!ipam->store) {
+		r = open_store(&ipam->conf, create, &ipam->store, err);
+		if (r < 0)
+			return r;
+	}
+	*ret = ipam->store;
+	return 0;
+}
+
+/* The allocator's request for this call; requested (GL_CNI_MAX_IPS * 2)
+ * gets the addresses the runtime asks for when it is not NULL. */
+static int alloc_req(struct gl_ipam *ipam, struct gl_ip *requested, struct gl_alloc_req *ret,
+		     struct gl_err *err)
+{
+	const struct gl_cni_req *req = ipam->req;
+	int r;
+
+	*ret = (struct gl_alloc_req){
+		.conf = &ipam->conf,
+		.identity = req->identity,
+		.ifname = req->ifname,
+		.container_id = req->container_id,
+		.node = ipam->node,
+		.now = gl_now_wall_ms(),
+		.requested = requested,
+	};
+	if (!requested)
+		return 0;
+	for (int i = 0; i < req->n_rc_ips; i++)
+		requested[ret->n_requested++] = req->rc_ips[i].ip;
+	r = parse_ip_list(req, "ips", requested, GL_CNI_MAX_IPS * 2, &ret->n_requested, err);
+	return r < 0 ? r : 0;
+}
+
+int gl_ipam_add(struct gl_ipam *ipam, const struct gl_ip *conflicts, int n_conflicts,
+		struct gl_cni_result *ret, struct gl_ipam_undo *ret_undo, struct gl_err *err)
+{
+	struct gl_ipam_undo undo = {0};
+	struct gl_ip requested[GL_CNI_MAX_IPS * 2];
+	struct gl_ip ips[GL_IPAM_MAX_POOLS];
+	struct gl_alloc_req areq;
+	struct gl_store *s;
+	int r;
+
+	r = alloc_req(ipam, requested, &areq, err);
 	if (r < 0)
 		return r;
-	r = parse_ip_list(req, "gamelanConflicts", c->conflicts, GL_ALLOC_MAX_CONFLICTS,
-			  &c->areq.n_conflicts, err);
-	for (int i = 0; r >= 0 && i < req->n_rc_ips; i++)
-		c->requested[c->areq.n_requested++] = req->rc_ips[i].ip;
-	if (r >= 0)
-		r = parse_ip_list(req, "ips", c->requested, (int)GL_ARRAY_SIZE(c->requested),
-				  &c->areq.n_requested, err);
-	if (r >= 0)
-		r = open_store(&c->conf, true, &s, err);
-	c->areq.ret_fresh = undo.fresh;
-	if (r >= 0)
-		r = gl_alloc_add(s, &c->areq, ips, err);
+	areq.conflicts = conflicts;
+	areq.n_conflicts = n_conflicts;
+	areq.ret_fresh = undo.fresh;
+	r = ipam_store(ipam, true, &s, err);
+	if (r < 0)
+		return r;
+	r = gl_alloc_add(s, &areq, ips, err);
 	if (r < 0)
 		return r;
 	if (ret_undo) {
@@ -175,8 +196,8 @@ int gl_ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_ipa
 	}
 
 	memset(ret, 0, sizeof(*ret));
-	for (int p = 0; p < c->conf.n_pools; p++) {
-		const struct gl_ipam_range *rg = gl_ipamconf_range_of(&c->conf, p, &ips[p]);
+	for (int p = 0; p < ipam->conf.n_pools; p++) {
+		const struct gl_ipam_range *rg = gl_ipamconf_range_of(&ipam->conf, p, &ips[p]);
 		struct gl_cni_ipconf *ipc = &ret->ips[ret->n_ips++];
 
 		ipc->address.ip = ips[p];
@@ -187,84 +208,73 @@ int gl_ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_ipa
 		/* IPAM does not know the interface; the main plugin sets it. */
 		ipc->interface = -1;
 	}
-	memcpy(ret->routes, c->conf.routes, sizeof(ret->routes[0]) * (size_t)c->conf.n_routes);
-	ret->n_routes = c->conf.n_routes;
-	ret->dns = c->conf.dns;
+	memcpy(ret->routes, ipam->conf.routes, sizeof(ret->routes[0]) * (size_t)ipam->conf.n_routes);
+	ret->n_routes = ipam->conf.n_routes;
+	ret->dns = ipam->conf.dns;
 	return 0;
 }
 
-static int ipam_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err)
+int gl_ipam_undo(struct gl_ipam *ipam, const struct gl_ipam_undo *u, struct gl_err *err)
 {
-	return gl_ipam_add(req, ret, NULL, err);
-}
-
-int gl_ipam_undo(struct gl_cni_req *req, const struct gl_ipam_undo *u, struct gl_err *err)
-{
-	_cleanup_(call_freep) struct call *c = calloc(1, sizeof(*c));
-	_cleanup_store_ struct gl_store *s = NULL;
+	struct gl_alloc_req areq;
+	struct gl_store *s;
 	int r;
 
-	if (!c)
-		return -ENOMEM;
 	if (!u->valid)
 		return 0;
-	r = call_init(c, req, err);
+	r = alloc_req(ipam, NULL, &areq, err);
 	if (r >= 0)
-		r = open_store(&c->conf, false, &s, err);
+		r = ipam_store(ipam, false, &s, err);
 	if (r >= 0)
-		r = gl_alloc_undo(s, &c->areq, u->fresh, err);
+		r = gl_alloc_undo(s, &areq, u->fresh, err);
 	return r;
 }
 
-static int ipam_del(struct gl_cni_req *req, struct gl_err *err)
+static int ipam_del(struct gl_ipam *ipam, struct gl_err *err)
 {
-	_cleanup_(call_freep) struct call *c = calloc(1, sizeof(*c));
-	_cleanup_store_ struct gl_store *s = NULL;
+	struct gl_alloc_req areq;
+	struct gl_store *s;
 	int r;
 
-	if (!c)
-		return -ENOMEM;
-	r = call_init(c, req, err);
-	if (r < 0)
-		return r;
 	/* Nothing was ever allocated: nothing to release. */
-	if (store_missing(&c->conf))
+	if (!ipam->store && store_missing(&ipam->conf))
 		return 0;
-	r = open_store(&c->conf, false, &s, err);
+	r = alloc_req(ipam, NULL, &areq, err);
 	if (r >= 0)
-		r = gl_alloc_del(s, &c->areq, err);
+		r = ipam_store(ipam, false, &s, err);
+	if (r >= 0)
+		r = gl_alloc_del(s, &areq, err);
 	return r;
 }
 
-static int ipam_check(struct gl_cni_req *req, struct gl_err *err)
+static int ipam_check(struct gl_ipam *ipam, struct gl_err *err)
 {
-	_cleanup_(call_freep) struct call *c = calloc(1, sizeof(*c));
-	_cleanup_store_ struct gl_store *s = NULL;
+	const struct gl_cni_req *req = ipam->req;
 	struct gl_ip ips[GL_IPAM_MAX_POOLS];
 	char a[GL_IP_STRLEN], b[GL_IP_STRLEN];
+	struct gl_alloc_req areq;
+	struct gl_store *s;
 	int r;
 
-	if (!c)
-		return -ENOMEM;
-	r = call_init(c, req, err);
-	if (r >= 0 && store_missing(&c->conf))
+	r = alloc_req(ipam, NULL, &areq, err);
+	if (r >= 0 && !ipam->store && store_missing(&ipam->conf))
 		r = gl_err_set(err, GL_ERR_UNKNOWN_CONTAINER, "no address is reserved for container %s: "
-			       "the store %s does not exist", req->container_id, c->conf.store.path);
+			       "the store %s does not exist", req->container_id, ipam->conf.store.path);
 	if (r >= 0)
-		r = open_store(&c->conf, false, &s, err);
+		r = ipam_store(ipam, false, &s, err);
 	if (r >= 0)
-		r = gl_alloc_check(s, &c->areq, ips, err);
+		r = gl_alloc_check(s, &areq, ips, err);
 	/* The chain's result must carry exactly the reserved addresses. */
 	for (int i = 0; r >= 0 && req->has_prev && i < req->prev.n_ips; i++) {
 		const struct gl_ip *ip = &req->prev.ips[i].address.ip;
-		int p = gl_ipamconf_pool_of(&c->conf, ip);
+		int p = gl_ipamconf_pool_of(&ipam->conf, ip);
 
 		if (p >= 0 && !gl_ip_equal(ip, &ips[p]))
 			r = gl_err_set(err, GL_ERR_INVALID_CONFIG,
 				       "prevResult has %s, but the reservation of %s is %s",
 				       gl_ip_str(ip, a, sizeof(a)), req->identity, gl_ip_str(&ips[p], b, sizeof(b)));
 	}
-	for (int p = 0; r >= 0 && req->has_prev && p < c->conf.n_pools; p++) {
+	for (int p = 0; r >= 0 && req->has_prev && p < ipam->conf.n_pools; p++) {
 		bool found = false;
 
 		for (int i = 0; i < req->prev.n_ips; i++)
@@ -280,57 +290,99 @@ static int ipam_check(struct gl_cni_req *req, struct gl_err *err)
  * available" (50). A full pool is not reported: sticky identities still
  * get their addresses back, and a failing STATUS makes the runtime stop
  * every ADD on the network (kubelet marks the node's network not ready). */
-static int ipam_status(struct gl_cni_req *req, struct gl_err *err)
+static int ipam_status(struct gl_ipam *ipam, struct gl_err *err)
 {
-	_cleanup_(conf_freep) struct gl_ipam_conf conf = {0};
-	_cleanup_store_ struct gl_store *s = NULL;
+	struct gl_store *s;
 	struct gl_err e = {0};
 	char desc[128];
 	int r;
 
-	r = load_conf(req, &conf, err);
-	if (r < 0)
-		return r;
-	r = open_store(&conf, true, &s, &e);
+	r = ipam_store(ipam, true, &s, &e);
 	if (r >= 0)
 		r = s->ops->status(s, &e);
 	if (r < 0)
 		return gl_err_set(err, GL_ERR_NOT_AVAILABLE, "the address store %s is not usable: %s",
-				  store_desc(&conf, desc, sizeof(desc)), e.msg);
+				  store_desc(&ipam->conf, desc, sizeof(desc)), e.msg);
 	return 0;
 }
 
-static int ipam_gc(struct gl_cni_req *req, struct gl_err *err)
+static int ipam_gc(struct gl_ipam *ipam, struct gl_err *err)
 {
-	_cleanup_(conf_freep) struct gl_ipam_conf conf = {0};
-	_cleanup_store_ struct gl_store *s = NULL;
-	char node[GL_NODE_MAX];
+	const struct gl_cni_req *req = ipam->req;
+	struct gl_store *s;
 	int r, released = 0;
 
-	r = load_conf(req, &conf, err);
-	if (r < 0)
-		return r;
 	/* Without the runtime's list every attachment would look stale. */
 	if (!req->has_valid) {
-		gl_warn("GC without cni.dev/valid-attachments: nothing released");
+		gl_debug("GC without cni.dev/valid-attachments: nothing released");
 		return 0;
 	}
-	if (store_missing(&conf))
+	if (!ipam->store && store_missing(&ipam->conf))
 		return 0;
-	node_name(node);
-	r = open_store(&conf, false, &s, err);
+	r = ipam_store(ipam, false, &s, err);
 	if (r >= 0)
-		r = gl_alloc_gc(s, &conf, node, gl_now_wall_ms(), req->valid, req->n_valid, &released, err);
-	if (r >= 0 && released)
-		gl_info("GC of %s released %d stale reservation(s)", conf.network, released);
+		r = gl_alloc_gc(s, &ipam->conf, ipam->node, gl_now_wall_ms(), req->valid, req->n_valid,
+				&released, err);
+	if (r >= 0)
+		gl_debug("GC of %s released %d stale reservation(s)", ipam->conf.network, released);
 	return r;
+}
+
+int gl_ipam_run(struct gl_ipam *ipam, enum gl_cni_cmd cmd, struct gl_cni_result *ret,
+		struct gl_err *err)
+{
+	switch (cmd) {
+	case GL_CNI_ADD:
+		if (!ret)
+			return gl_err_set(err, GL_ERR_INTERNAL, "IPAM ADD without a result");
+		return gl_ipam_add(ipam, NULL, 0, ret, NULL, err);
+	case GL_CNI_DEL: return ipam_del(ipam, err);
+	case GL_CNI_CHECK: return ipam_check(ipam, err);
+	case GL_CNI_STATUS: return ipam_status(ipam, err);
+	case GL_CNI_GC: return ipam_gc(ipam, err);
+	default: return gl_err_set(err, GL_ERR_INTERNAL, "unexpected IPAM verb %d", (int)cmd);
+	}
+}
+
+int gl_ipam_verb(const struct gl_cni_req *req, enum gl_cni_cmd cmd, struct gl_cni_result *ret,
+		 struct gl_err *err)
+{
+	_cleanup_ipam_ struct gl_ipam *ipam = NULL;
+	int r = gl_ipam_open(req, &ipam, err);
+
+	return r < 0 ? r : gl_ipam_run(ipam, cmd, ret, err);
+}
+
+static int op_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err)
+{
+	return gl_ipam_verb(req, GL_CNI_ADD, ret, err);
+}
+
+static int op_del(struct gl_cni_req *req, struct gl_err *err)
+{
+	return gl_ipam_verb(req, GL_CNI_DEL, NULL, err);
+}
+
+static int op_check(struct gl_cni_req *req, struct gl_err *err)
+{
+	return gl_ipam_verb(req, GL_CNI_CHECK, NULL, err);
+}
+
+static int op_status(struct gl_cni_req *req, struct gl_err *err)
+{
+	return gl_ipam_verb(req, GL_CNI_STATUS, NULL, err);
+}
+
+static int op_gc(struct gl_cni_req *req, struct gl_err *err)
+{
+	return gl_ipam_verb(req, GL_CNI_GC, NULL, err);
 }
 
 const struct gl_cni_ops gl_ipam_ops = {
 	.name = "gamelan-ipam",
-	.add = ipam_add,
-	.del = ipam_del,
-	.check = ipam_check,
-	.status = ipam_status,
-	.gc = ipam_gc,
+	.add = op_add,
+	.del = op_del,
+	.check = op_check,
+	.status = op_status,
+	.gc = op_gc,
 };

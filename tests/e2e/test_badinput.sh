@@ -200,8 +200,6 @@ bad 7 "gamelan-ipam: pins with a bad IP" plugin=gamelan-ipam jq='.ipam.pins = {"
 bad 7 "gamelan-ipam: store path relative" plugin=gamelan-ipam jq='.ipam.store.path = "ipam.db"'
 bad 7 "gamelan-ipam: hold \"abc\"" plugin=gamelan-ipam jq='.ipam.hold = "abc"'
 bad 7 "gamelan-ipam: runtimeConfig.ips with a non-IP" plugin=gamelan-ipam jq='.runtimeConfig = {ips: ["x"]}'
-bad 7 "gamelan-ipam: args.cni.gamelanConflicts with a non-IP" plugin=gamelan-ipam \
-	jq='.args = {cni: {gamelanConflicts: ["nope"]}}'
 
 case_still_works() {
 	local cid

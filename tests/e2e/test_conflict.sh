@@ -185,4 +185,38 @@ case_dad_retry() {
 }
 t_run "IPv6: after a DAD failure, a retry of the same identity is not stuck on the duplicate" case_dad_retry
 
+case_conflicts_not_an_input() {
+	local db=$T_TMP/smuggle.db conf where i=0 cid want
+	# Conflicts reach gamelan-ipam only from gamelan-macvlan's own probe, as addresses. A
+	# config that names "conflicts" (args.cni.gamelanConflicts, the old in-process channel,
+	# or the same key anywhere else in stdin) must not create Conflict rows: unknown
+	# args.cni keys are ignored, as the CNI conventions ask. Without the LAN player's
+	# addresses in range, each identity gets the lowest free address as if the key were absent.
+	conf=$(jq -c --arg db "$db" '.probe = false | .ipam.range = "192.168.1.205-192.168.1.212/24" |
+		.ipam.store.path = $db' <<<"$CONF")
+	for where in '.args = {cni: {gamelanConflicts: ["192.168.1.205", "192.168.1.206"]}}' \
+		'.args = {cni: {gamelanConflicts: ["nope", 5]}}' \
+		'.args = {gamelanConflicts: ["192.168.1.205"]}' \
+		'.gamelanConflicts = ["192.168.1.205"]' \
+		'.runtimeConfig = {gamelanConflicts: ["192.168.1.205"]}' \
+		'.ipam.gamelanConflicts = ["192.168.1.205"]' \
+		'.ipam.args = {cni: {gamelanConflicts: ["192.168.1.205"]}}'; do
+		want=192.168.1.$((205 + i))
+		add "smug$i" "smug-$i" "$(jq -c "$where" <<<"$conf")" || return
+		assert_eq "$want" "$IP" "address of games/smug-$i with $where" || return
+		assert_eq 0 "$(DB=$db db_rows | jq '[.[] | select(.state == "Conflict")] | length')" \
+			"Conflict rows after an ADD with $where" || return
+		i=$((i + 1))
+	done
+	# gamelan-ipam called directly, as a runtime would with any main plugin.
+	cid=$(t_container_id)
+	assert_ok cni_call node1 gamelan-ipam ADD "$NSPATH" net1 "$cid" "$(k8s_args games smug-ipam "$cid")" \
+		<<<"$(jq -c '.args = {cni: {gamelanConflicts: ["192.168.1.212"]}}' <<<"$conf")" || return
+	assert_json_field "$T_OUT" '.ips[0].address' 192.168.1.212/24 "gamelan-ipam's address" || return
+	assert_eq '[]' "$(DB=$db db_rows | jq -c '[.[] | select(.state == "Conflict") | .ip]')" \
+		"Conflict rows after gamelan-ipam's ADD"
+}
+t_run "args.cni.gamelanConflicts (or that key anywhere in stdin) is ignored: no Conflict row, lowest address" \
+	case_conflicts_not_an_input
+
 t_done

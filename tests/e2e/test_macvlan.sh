@@ -185,6 +185,29 @@ case_status() {
 }
 t_run "STATUS (1.1.0): ok with eth0; code 50 when the master is missing or down" case_status
 
+# status_msg MASTER MSG N: STATUS with master MASTER fails with code 50 and exactly MSG; the
+# error says "master link unusable" N times (a message formatted into itself repeated it).
+status_msg() {
+	local conf
+	conf=$(jq -c --arg m "$1" '.master = $m' <<<"$CONF")
+	assert_rc 1 cni_call node1 gamelan-macvlan STATUS "" "" "" "" <<<"$conf" || return
+	assert_json_field "$T_OUT" .code 50 "code (master $1)" || return
+	assert_json_field "$T_OUT" .msg "$2" "msg (master $1)" || return
+	assert_eq "$3" "$(grep -o "master link unusable" <<<"$T_OUT" | wc -l)" \
+		"times the error says \"master link unusable\""
+}
+
+case_status_msg() {
+	local rc
+	status_msg nosuch0 "master link unusable: master link nosuch0 does not exist" 1 || return
+	ip -n "$(world_ns node1)" link add st0 type veth peer name st1 || { t_fail "veth in node1"; return 1; }
+	status_msg st0 "master link st0 is down" 0
+	rc=$?
+	ip -n "$(world_ns node1)" link del st0
+	return "$rc"
+}
+t_run "STATUS: a missing master (prefixed once) and a down one, each code 50 with an exact msg" case_status_msg
+
 case_status_ipam() {
 	local conf
 	: >"$T_TMP/not-a-dir"

@@ -1,6 +1,5 @@
-/* cni-macvlan/conf.c: gamelan-macvlan's configuration, through the same
- * request parser a runtime's call goes through. The plugin's .c is compiled
- * into this test (it links against libgamelan.a only). */
+/* lib/net/macvlan_conf.c: gamelan-macvlan's configuration, through the same
+ * request parser a runtime's call goes through. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "../../cni-macvlan/conf.c"
+#include <linux/if_link.h>
+#include "base/util.h"
+#include "cni/cni.h"
+#include "net/macvlan.h"
 
 static const char *fake_getenv(const char *name)
 {
@@ -30,8 +32,8 @@ static const char *fake_getenv(const char *name)
 
 #define HEAD "{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"gamelan-macvlan\""
 
-/* Parse `HEAD, fields}` into c; returns macvlan_conf_parse's result. */
-static int conf_of(const char *fields, struct macvlan_conf *c, struct gl_err *err)
+/* Parse `HEAD, fields}` into c; returns gl_macvlan_conf_parse's result. */
+static int conf_of(const char *fields, struct gl_macvlan_conf *c, struct gl_err *err)
 {
 	char buf[8192];
 	struct gl_cni_req req;
@@ -42,12 +44,12 @@ static int conf_of(const char *fields, struct macvlan_conf *c, struct gl_err *er
 	r = gl_cni_req_parse(&req, fake_getenv, buf, strlen(buf), err);
 	if (r < 0)
 		fail_msg("request does not parse: %s: %s", buf, err->msg);
-	r = macvlan_conf_parse(&req, c, err);
+	r = gl_macvlan_conf_parse(req.conf, req.rc_mac, c, err);
 	gl_cni_req_free(&req);
 	return r;
 }
 
-static void ok(const char *fields, struct macvlan_conf *c)
+static void ok(const char *fields, struct gl_macvlan_conf *c)
 {
 	struct gl_err err;
 	int r = conf_of(fields, c, &err);
@@ -58,7 +60,7 @@ static void ok(const char *fields, struct macvlan_conf *c)
 
 static void bad(const char *fields, const char *names)
 {
-	struct macvlan_conf c;
+	struct gl_macvlan_conf c;
 	struct gl_err err;
 	int r;
 
@@ -75,7 +77,7 @@ static void bad(const char *fields, const char *names)
 
 static void test_defaults(void **state)
 {
-	struct macvlan_conf c;
+	struct gl_macvlan_conf c;
 
 	ok("", &c);
 	assert_string_equal(c.master, "");
@@ -98,7 +100,7 @@ static void test_defaults(void **state)
 
 static void test_every_field(void **state)
 {
-	struct macvlan_conf c;
+	struct gl_macvlan_conf c;
 	static const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 
 	ok("\"master\":\"eth0\",\"mode\":\"vepa\",\"mtu\":1400,\"mac\":\"02:11:22:33:44:55\","
@@ -140,7 +142,7 @@ static void test_modes(void **state)
 	};
 
 	for (size_t i = 0; i < GL_ARRAY_SIZE(modes); i++) {
-		struct macvlan_conf c;
+		struct gl_macvlan_conf c;
 		char f[64];
 
 		snprintf(f, sizeof(f), "\"mode\":\"%s\"", modes[i].name);
@@ -151,7 +153,7 @@ static void test_modes(void **state)
 
 static void test_probe_forms(void **state)
 {
-	struct macvlan_conf c;
+	struct gl_macvlan_conf c;
 
 	ok("\"probe\":true", &c);
 	assert_true(c.probe);
@@ -247,7 +249,7 @@ static void test_mac_zero(void **state)
 
 static void test_runtime_config_mac(void **state)
 {
-	struct macvlan_conf c;
+	struct gl_macvlan_conf c;
 	static const uint8_t mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 
 	/* The "mac" capability (runtimeConfig) sets the MAC too, and wins

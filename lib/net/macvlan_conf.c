@@ -1,9 +1,13 @@
+/* The macvlan engine's configuration, in the CNI config's field names
+ * (a drop-in for the reference macvlan plugin's, plus gamelan's own). */
 #include <errno.h>
 #include <linux/if_link.h>
 #include <string.h>
 #include "base/json.h"
-#include "macvlan.h"
+#include "base/mac.h"
 #include "base/util.h"
+#include "cni/cni.h"
+#include "net/macvlan.h"
 
 /* Absolute, and no "." or ".." component anywhere (also not the last). */
 static bool path_normalized(const char *p)
@@ -39,7 +43,7 @@ static int parse_wait(const char *s, const char *what, int *ret, struct gl_err *
 {
 	int64_t ms;
 
-	if (gl_duration_parse(s, &ms) < 0 || ms <= 0 || ms > MACVLAN_PROBE_MAX_MS)
+	if (gl_duration_parse(s, &ms) < 0 || ms <= 0 || ms > GL_MACVLAN_PROBE_MAX_MS)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG,
 				  "%s \"%s\" must be a duration from 1ms to 10s (e.g. \"200ms\")", what, s);
 	*ret = (int)ms;
@@ -47,7 +51,7 @@ static int parse_wait(const char *s, const char *what, int *ret, struct gl_err *
 }
 
 /* "probe": true | false | "300ms" | {"wait": "300ms", "recent": "5m"} */
-static int parse_probe(json_object *conf, struct macvlan_conf *c, struct gl_err *err)
+static int parse_probe(json_object *conf, struct gl_macvlan_conf *c, struct gl_err *err)
 {
 	json_object *p;
 	const char *s = NULL;
@@ -82,17 +86,18 @@ static int parse_probe(json_object *conf, struct macvlan_conf *c, struct gl_err 
 	}
 }
 
-int macvlan_conf_parse(const struct gl_cni_req *req, struct macvlan_conf *ret, struct gl_err *err)
+int gl_macvlan_conf_parse(json_object *conf, const char *rc_mac, struct gl_macvlan_conf *ret,
+			  struct gl_err *err)
 {
-	struct macvlan_conf c = {
+	struct gl_macvlan_conf c = {
 		.mode = MACVLAN_MODE_BRIDGE,
 		.probe = true,
-		.probe_wait_ms = MACVLAN_DEFAULT_PROBE_MS,
-		.probe_recent_ms = MACVLAN_DEFAULT_RECENT_MS,
+		.probe_wait_ms = GL_MACVLAN_DEFAULT_PROBE_MS,
+		.probe_recent_ms = GL_MACVLAN_DEFAULT_RECENT_MS,
 		.stable_mac = -1,
-		.state_dir = MACVLAN_DEFAULT_STATE_DIR,
+		.state_dir = GL_MACVLAN_DEFAULT_STATE_DIR,
 	};
-	json_object *conf = req->conf, *ipam = NULL;
+	json_object *ipam = NULL;
 	const char *s = NULL;
 	int64_t mtu = 0;
 	bool b;
@@ -126,11 +131,10 @@ int macvlan_conf_parse(const struct gl_cni_req *req, struct macvlan_conf *ret, s
 			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "mac \"%s\" is not a usable unicast MAC address", s);
 		c.has_mac = true;
 	}
-	if (req->rc_mac[0]) {
-		gl_mac_parse(req->rc_mac, c.mac);
-		if (c.mac[0] & 1)
+	if (rc_mac && rc_mac[0]) {
+		if (gl_mac_parse(rc_mac, c.mac) < 0 || (c.mac[0] & 1))
 			return gl_err_set(err, GL_ERR_INVALID_CONFIG,
-					  "runtimeConfig.mac \"%s\" is not a unicast MAC address", req->rc_mac);
+					  "runtimeConfig.mac \"%s\" is not a unicast MAC address", rc_mac);
 		c.has_mac = true;
 	}
 	if (gl_json_get_bool(conf, NULL, "linkInContainer", &c.link_in_container, err) < 0)

@@ -1,0 +1,556 @@
+/* The macvlan engine: create the link straight in the container's netns,
+ * make sure no other LAN host holds its addresses, configure, announce;
+ * undo what it made when the caller's later step fails. */
+#include "net/macvlan.h"
+#include <errno.h>
+#include <linux/if_addr.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "base/log.h"
+#include "base/mac.h"
+#include "base/util.h"
+#include "net/arp.h"
+#include "net/netns.h"
+#include "net/nl.h"
+#include "net/seen.h"
+
+#define DAD_WAIT_MS 2500           /* the kernel's IPv6 DAD: up to 1 s delay + 1 s */
+#define PROBES 2                   /* ARP probes spread over the probe wait */
+
+struct gl_macvlan {
+	const struct gl_macvlan_conf *conf;
+	const struct gl_macvlan_att *att;
+	int ns_fd;                 /* the container's netns */
+	struct gl_nl *pod;         /* a netlink socket inside it */
+	int arp_fd;                /* packet socket on the link, -1 until a probe needs it */
+	int ifindex;               /* in the container; 0 until the link is found */
+	char tmpname[IFNAMSIZ];
+	uint8_t mac[6];
+};
+
+/* Open, inside the namespace ns_fd, a netlink socket (ret_nl) or else an
+ * ARP socket on ifindex (ret_fd): a socket belongs to the namespace it was
+ * made in. */
+static int open_in(int ns_fd, struct gl_nl **ret_nl, int ifindex, int *ret_fd, struct gl_err *err)
+{
+	int orig, r, q;
+
+	r = gl_netns_enter(ns_fd, &orig, err);
+	if (r < 0)
+		return r;
+	r = ret_nl ? gl_nl_open(ret_nl) : gl_arp_open(ifindex, ret_fd);
+	q = gl_netns_restore(orig);
+	if (q < 0) {
+		if (r == 0 && ret_nl)
+			gl_nl_close(*ret_nl);
+		else if (r == 0)
+			close(*ret_fd);
+		return gl_err_from(err, q, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-q));
+	}
+	if (r < 0)
+		return gl_err_from(err, r, GL_ERR_IO, "%s in the pod's netns: %s",
+				   ret_nl ? "netlink socket" : "ARP socket", strerror(-r));
+	return 0;
+}
+
+/* Open the pod's netns (kept open in *ret_fd: the link is created through
+ * it) and a netlink socket inside it. */
+static int open_pod(const char *netns, int *ret_fd, struct gl_nl **ret_nl, struct gl_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = gl_netns_open(netns, &fd, err);
+
+	if (r < 0)
+		return r;
+	r = open_in(fd, ret_nl, 0, NULL, err);
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int resolve_master(struct gl_nl *nl, const struct gl_macvlan_conf *c, struct gl_nl_link *ret,
+			  struct gl_err *err)
+{
+	int ifindex = 0, r;
+
+	if (c->master[0]) {
+		r = gl_nl_link_get(nl, 0, c->master, ret, err);
+		if (r == -ENODEV)
+			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "master link %s does not exist%s", c->master,
+					  c->link_in_container ? " in the pod's netns" : "");
+		if (r < 0)
+			return gl_err_from(err, r, GL_ERR_NETLINK, "looking up master %s: %s", c->master, strerror(-r));
+		return 0;
+	}
+	r = gl_nl_default_link(nl, AF_INET, &ifindex, err);
+	if (r == -ENOENT)
+		r = gl_nl_default_link(nl, AF_INET6, &ifindex, err);
+	if (r < 0)
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG,
+				  "master is not set and there is no default route to take it from");
+	r = gl_nl_link_get(nl, ifindex, NULL, ret, err);
+	if (r < 0)
+		return gl_err_from(err, r, GL_ERR_NETLINK, "default route link %d: %s", ifindex, strerror(-r));
+	return 0;
+}
+
+static void pick_mac(const struct gl_macvlan_conf *c, const struct gl_macvlan_att *a, uint8_t mac[6],
+		     bool *ret_set)
+{
+	*ret_set = true;
+	if (c->has_mac)
+		memcpy(mac, c->mac, 6);
+	else if (c->stable_mac == 1 || (c->stable_mac == -1 && a->identity_sticky))
+		gl_mac_stable(a->network, a->identity, a->ifname, mac);
+	else
+		*ret_set = false;
+}
+
+void gl_macvlan_free(struct gl_macvlan *m)
+{
+	if (!m)
+		return;
+	if (m->arp_fd >= 0)
+		close(m->arp_fd);
+	if (m->pod)
+		gl_nl_close(m->pod);
+	if (m->ns_fd >= 0)
+		close(m->ns_fd);
+	free(m);
+}
+
+void gl_macvlan_undo(struct gl_macvlan *m)
+{
+	struct gl_nl_link link;
+
+	/* Only a link we made: by its index, or by our temporary name. */
+	if (m->ifindex <= 0) {
+		if (gl_nl_link_get(m->pod, 0, m->tmpname, &link, NULL) < 0)
+			return;
+		m->ifindex = link.ifindex;
+	}
+	gl_nl_link_del(m->pod, m->ifindex, NULL);
+	m->ifindex = 0;
+}
+
+/* Make the link under m->tmpname, find it, rename it and bring it up. */
+static int make_link(struct gl_macvlan *m, struct gl_nl *mnl, struct gl_err *err)
+{
+	const struct gl_macvlan_conf *c = m->conf;
+	struct gl_nl_link master, link;
+	struct gl_nl_link_spec spec;
+	char buf[GL_NL_BUFSIZE];
+	uint8_t mac[6];
+	bool mac_set;
+	int r;
+
+	r = resolve_master(mnl, c, &master, err);
+	if (r < 0)
+		return r;
+	pick_mac(c, m->att, mac, &mac_set);
+	/* Created down under a name of our own, then renamed and brought up
+	 * inside the pod: kernels before 6.13 look the new name up in the
+	 * caller's netns, where the node's own eth0 would clash with it. */
+	snprintf(m->tmpname, sizeof(m->tmpname), "gl%08x",
+		 (unsigned)(getpid() ^ gl_now_mono_ms()) & 0xfffffffu);
+	spec = (struct gl_nl_link_spec){
+		.name = m->tmpname, .master = master.ifindex, .macvlan_mode = c->mode,
+		.mtu = c->mtu, .mac = mac_set ? mac : NULL,
+		.netns_fd = c->link_in_container ? -1 : m->ns_fd, .up = false,
+	};
+	r = gl_nl_talk(mnl, gl_nl_build_link_new(buf, gl_nl_seq(mnl), &spec), NULL, NULL, err);
+	if (r < 0) {
+		/* Nothing was made: no temporary name to clean up after. */
+		m->tmpname[0] = '\0';
+		return gl_err_from(err, r, GL_ERR_NETLINK, "creating macvlan on %s: %s", master.name,
+				   strerror(-r));
+	}
+	r = gl_nl_link_get(m->pod, 0, m->tmpname, &link, err);
+	if (r < 0)
+		return gl_err_from(err, r, GL_ERR_NETLINK, "the new link %s vanished: %s", m->tmpname,
+				   strerror(-r));
+	m->ifindex = link.ifindex;
+	memcpy(m->mac, link.mac, 6);
+	r = gl_nl_talk(m->pod, gl_nl_build_link_set(buf, gl_nl_seq(m->pod), m->ifindex, m->att->ifname,
+						    true, NULL, 0), NULL, NULL, err);
+	if (r == -EEXIST)
+		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_IFNAME %s already exists in %s",
+				  m->att->ifname, m->att->netns);
+	if (r < 0)
+		return gl_err_from(err, r, GL_ERR_NETLINK, "naming the link %s and bringing it up: %s",
+				   m->att->ifname, strerror(-r));
+	return 0;
+}
+
+int gl_macvlan_create(const struct gl_macvlan_conf *conf, const struct gl_macvlan_att *att,
+		      struct gl_macvlan **ret, struct gl_err *err)
+{
+	_cleanup_macvlan_ struct gl_macvlan *m = calloc(1, sizeof(*m));
+	_cleanup_nl_ struct gl_nl *host = NULL;
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->conf = conf;
+	m->att = att;
+	m->ns_fd = -1;
+	m->arp_fd = -1;
+	r = open_pod(att->netns, &m->ns_fd, &m->pod, err);
+	if (r < 0)
+		return r;
+	if (!conf->link_in_container) {
+		r = gl_nl_open(&host);
+		if (r < 0)
+			return gl_err_from(err, r, GL_ERR_IO, "netlink socket: %s", strerror(-r));
+	}
+	r = make_link(m, conf->link_in_container ? m->pod : host, err);
+	if (r < 0) {
+		if (m->tmpname[0])
+			gl_macvlan_undo(m);
+		return r;
+	}
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+/* Probe every IPv4 address of res that this identity has not used on this
+ * node lately. Returns the number of conflicting addresses put in bad[]. */
+static int probe_addresses(struct gl_macvlan *m, const struct gl_cni_result *res, struct gl_ip *bad,
+			   struct gl_err *err)
+{
+	const struct gl_macvlan_conf *c = m->conf;
+	int n_bad = 0, r;
+
+	for (int i = 0; i < res->n_ips; i++) {
+		const struct gl_ip *ip = &res->ips[i].address.ip;
+		char s[GL_IP_STRLEN], hs[GL_MAC_STRLEN];
+		uint8_t holder[6];
+
+		if (ip->family != AF_INET)
+			continue;
+		gl_ip_str(ip, s, sizeof(s));
+		if (gl_seen_recent(c->state_dir, m->att->network, s, m->att->identity, c->probe_recent_ms))
+			continue;
+		if (m->arp_fd < 0) {
+			r = open_in(m->ns_fd, NULL, m->ifindex, &m->arp_fd, err);
+			if (r < 0)
+				return r;
+		}
+		r = gl_arp_probe(m->arp_fd, m->ifindex, m->mac, ip, PROBES, c->probe_wait_ms, holder);
+		if (r < 0)
+			return gl_err_from(err, r, GL_ERR_IO, "ARP probe for %s: %s", s, strerror(-r));
+		if (r > 0) {
+			gl_mac_str(holder, hs, sizeof(hs));
+			gl_err_details(err, "%s is answered by %s", s, hs);
+			gl_debug("macvlan %s: %s is in use on the LAN by %s", m->att->identity, s, hs);
+			bad[n_bad++] = *ip;
+		}
+	}
+	return n_bad;
+}
+
+/* Wait until no IPv6 address on ifindex is tentative; -EADDRINUSE if DAD
+ * failed for one of them. */
+static int wait_dad(struct gl_nl *nl, int ifindex, int wait_ms, struct gl_ip *ret_bad,
+		    struct gl_err *err)
+{
+	int64_t end = gl_now_mono_ms() + wait_ms;
+
+	for (;;) {
+		struct gl_nl_addr addrs[32];
+		bool tentative = false;
+		int n = gl_nl_addr_list(nl, ifindex, addrs, (int)GL_ARRAY_SIZE(addrs), err);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			if (addrs[i].prefix.ip.family != AF_INET6)
+				continue;
+			if (addrs[i].flags & IFA_F_DADFAILED) {
+				*ret_bad = addrs[i].prefix.ip;
+				return -EADDRINUSE;
+			}
+			if ((addrs[i].flags & IFA_F_TENTATIVE) && addrs[i].prefix.ip.addr[0] != 0xfe)
+				tentative = true;
+		}
+		if (!tentative || gl_now_mono_ms() > end)
+			return 0;
+		usleep(20 * 1000);
+	}
+}
+
+/* Add res's addresses and routes; *dad tells whether an IPv6 address was
+ * added with DAD on. */
+static int add_addresses(struct gl_macvlan *m, struct gl_cni_result *res, bool *dad,
+			 struct gl_err *err)
+{
+	const struct gl_macvlan_conf *c = m->conf;
+	struct gl_nl *nl = m->pod;
+	char buf[GL_NL_BUFSIZE], s[GL_PREFIX_STRLEN];
+	int r;
+
+	*dad = false;
+	for (int i = 0; i < res->n_ips; i++) {
+		const struct gl_prefix *p = &res->ips[i].address;
+		uint32_t flags = 0;
+
+		if (p->ip.family == AF_INET6) {
+			gl_ip_str(&p->ip, s, sizeof(s));
+			if (!c->probe || gl_seen_recent(c->state_dir, m->att->network, s, m->att->identity,
+							c->probe_recent_ms))
+				flags = IFA_F_NODAD;
+			else
+				*dad = true;
+		}
+		r = gl_nl_talk(nl, gl_nl_build_addr(buf, gl_nl_seq(nl), RTM_NEWADDR, m->ifindex, p, flags),
+			       NULL, NULL, err);
+		if (r < 0)
+			return gl_err_from(err, r, GL_ERR_NETLINK, "adding address %s: %s",
+					   gl_prefix_str(p, s, sizeof(s)), strerror(-r));
+		res->ips[i].interface = 0;
+	}
+	for (int i = 0; i < res->n_routes; i++) {
+		struct gl_nl_route rt = { .dst = res->routes[i].dst, .has_gw = res->routes[i].has_gw,
+					  .gw = res->routes[i].gw, .priority = (uint32_t)res->routes[i].priority };
+
+		/* As the reference plugins do: a route without a gateway goes via
+		 * the gateway of its family, if the IPAM gave one. */
+		for (int k = 0; !rt.has_gw && k < res->n_ips; k++) {
+			if (res->ips[k].has_gateway && res->ips[k].gateway.family == rt.dst.ip.family) {
+				rt.gw = res->ips[k].gateway;
+				rt.has_gw = true;
+			}
+		}
+		r = gl_nl_talk(nl, gl_nl_build_route(buf, gl_nl_seq(nl), RTM_NEWROUTE, m->ifindex, &rt),
+			       NULL, NULL, err);
+		if (r < 0 && r != -EEXIST)
+			return gl_err_from(err, r, GL_ERR_NETLINK, "adding route %s: %s",
+					   gl_prefix_str(&rt.dst, s, sizeof(s)), strerror(-r));
+	}
+	return 0;
+}
+
+/* Remove the addresses of res from the link again (after DAD failed). */
+static void remove_addresses(struct gl_macvlan *m, const struct gl_cni_result *res)
+{
+	char buf[GL_NL_BUFSIZE];
+
+	for (int i = 0; i < res->n_ips; i++)
+		gl_nl_talk(m->pod, gl_nl_build_addr(buf, gl_nl_seq(m->pod), RTM_DELADDR, m->ifindex,
+						    &res->ips[i].address, 0), NULL, NULL, NULL);
+}
+
+int gl_macvlan_configure(struct gl_macvlan *m, struct gl_cni_result *res,
+			 struct gl_ip ret_conflicts[GL_CNI_MAX_IPS], struct gl_err *err)
+{
+	char s[GL_IP_STRLEN];
+	bool dad;
+	int n, r;
+
+	/* Probe IPv4 before use; the kernel's DAD checks IPv6 once added. */
+	if (m->conf->probe) {
+		n = probe_addresses(m, res, ret_conflicts, err);
+		if (n != 0)
+			return n;
+	}
+	r = add_addresses(m, res, &dad, err);
+	if (r < 0)
+		return r;
+	r = dad ? wait_dad(m->pod, m->ifindex, DAD_WAIT_MS, &ret_conflicts[0], err) : 0;
+	if (r == -EADDRINUSE) {
+		gl_err_details(err, "IPv6 duplicate address detection failed for %s",
+			       gl_ip_str(&ret_conflicts[0], s, sizeof(s)));
+		remove_addresses(m, res);
+		return 1;
+	}
+	return r;
+}
+
+static void announce_once(int ifindex, const uint8_t mac[6], const struct gl_cni_result *res, int fd)
+{
+	for (int i = 0; i < res->n_ips; i++) {
+		if (res->ips[i].address.ip.family == AF_INET && fd >= 0)
+			gl_arp_announce(fd, ifindex, mac, &res->ips[i].address.ip);
+		else if (res->ips[i].address.ip.family == AF_INET6)
+			gl_na_send(ifindex, mac, &res->ips[i].address.ip);
+	}
+}
+
+/* Announce the new addresses now and twice more from a detached child, so
+ * that ADD does not wait for the repeats. The child only has our packet
+ * socket and sleeps; it closes stdio so the runtime's read ends. The last
+ * close of a packet socket waits for synchronize_net(), so it is left to
+ * the child: ADD's own close of fd only drops a reference. Runs in the
+ * container's netns. */
+static void announce(int ifindex, const uint8_t mac[6], const struct gl_cni_result *res, int fd)
+{
+	static const int delays_ms[] = { 0, 60, 500 };
+	pid_t pid;
+
+	if (fd < 0 && gl_arp_open(ifindex, &fd) < 0)
+		fd = -1;
+	announce_once(ifindex, mac, res, fd);
+	pid = fork();
+	if (pid != 0) {
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	/* First child: fork again and leave, so the grandchild is reparented
+	 * and never becomes a zombie of the runtime. */
+	if (fork() != 0)
+		_exit(0);
+	setsid();
+	for (int f = 0; f < 3; f++)
+		close(f);
+	for (size_t k = 1; k < GL_ARRAY_SIZE(delays_ms); k++) {
+		usleep((useconds_t)(delays_ms[k] - delays_ms[k - 1]) * 1000);
+		announce_once(ifindex, mac, res, fd);
+	}
+	_exit(0);
+}
+
+int gl_macvlan_announce(struct gl_macvlan *m, struct gl_cni_result *res, struct gl_err *err)
+{
+	char s[GL_IP_STRLEN], macs[GL_MAC_STRLEN];
+	int orig, r;
+
+	r = gl_netns_enter(m->ns_fd, &orig, err);
+	if (r < 0)
+		return r;
+	announce(m->ifindex, m->mac, res, TAKE_FD(m->arp_fd));
+	r = gl_netns_restore(orig);
+	if (r < 0)
+		return gl_err_from(err, r, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-r));
+	for (int i = 0; i < res->n_ips; i++)
+		gl_seen_record(m->conf->state_dir, m->att->network,
+			       gl_ip_str(&res->ips[i].address.ip, s, sizeof(s)), m->att->identity);
+	res->n_ifaces = 0;
+	gl_cni_result_add_iface(res, m->att->ifname, gl_mac_str(m->mac, macs, sizeof(macs)), m->att->netns);
+	if (m->conf->mtu > 0)
+		res->ifaces[0].mtu = m->conf->mtu;
+	return 0;
+}
+
+int gl_macvlan_del(const struct gl_macvlan_conf *conf, const struct gl_macvlan_att *att,
+		   struct gl_err *err)
+{
+	_cleanup_close_ int ns_fd = -1;
+	_cleanup_nl_ struct gl_nl *pod = NULL;
+	struct gl_nl_addr addrs[16];
+	struct gl_nl_link link;
+	int r, n;
+
+	/* A netns that is already gone took the link with it. */
+	if (!att->netns[0])
+		return 0;
+	if (gl_netns_open(att->netns, &ns_fd, NULL) < 0)
+		return 0;
+	r = open_in(ns_fd, &pod, 0, NULL, err);
+	if (r < 0)
+		return r;
+	if (gl_nl_link_get(pod, 0, att->ifname, &link, NULL) < 0)
+		return 0;
+	/* Remember when this identity last used its addresses: a restart
+	 * within the recent window skips the probe. */
+	n = gl_nl_addr_list(pod, link.ifindex, addrs, (int)GL_ARRAY_SIZE(addrs), NULL);
+	for (int i = 0; i < n; i++) {
+		char s[GL_IP_STRLEN];
+
+		if (addrs[i].prefix.ip.family == AF_INET6 && addrs[i].prefix.ip.addr[0] == 0xfe)
+			continue;
+		gl_seen_record(conf->state_dir, att->network, gl_ip_str(&addrs[i].prefix.ip, s, sizeof(s)),
+			       att->identity);
+	}
+	r = gl_nl_link_del(pod, link.ifindex, err);
+	if (r < 0 && r != -ENODEV)
+		return gl_err_from(err, r, GL_ERR_NETLINK, "deleting %s: %s", att->ifname, strerror(-r));
+	return 0;
+}
+
+int gl_macvlan_check(const struct gl_macvlan_conf *conf, const struct gl_macvlan_att *att,
+		     const struct gl_cni_result *prev, struct gl_err *err)
+{
+	_cleanup_close_ int ns_fd = -1;
+	_cleanup_nl_ struct gl_nl *pod = NULL;
+	struct gl_nl_addr addrs[32];
+	struct gl_nl_link link;
+	char s[GL_PREFIX_STRLEN];
+	int r, n, idx = -1;
+
+	r = open_pod(att->netns, &ns_fd, &pod, err);
+	if (r < 0)
+		return r;
+	r = gl_nl_link_get(pod, 0, att->ifname, &link, err);
+	if (r < 0)
+		return gl_err_set(err, GL_ERR_UNKNOWN_CONTAINER, "interface %s is missing from %s",
+				  att->ifname, att->netns);
+	if (strcmp(link.kind, "macvlan") != 0)
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "%s is a %s link, not macvlan", att->ifname,
+				  link.kind[0] ? link.kind : "plain");
+	if (link.macvlan_mode != conf->mode)
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "%s has macvlan mode %u, the config asks for %u",
+				  att->ifname, link.macvlan_mode, conf->mode);
+	if (!(link.flags & IFF_UP))
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "%s is down", att->ifname);
+	for (int i = 0; i < prev->n_ifaces; i++)
+		if (strcmp(prev->ifaces[i].name, att->ifname) == 0 &&
+		    strcmp(prev->ifaces[i].sandbox, att->netns) == 0)
+			idx = i;
+	if (idx < 0)
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "prevResult has no interface %s in %s",
+				  att->ifname, att->netns);
+	if (prev->ifaces[idx].mac[0]) {
+		char mac[GL_MAC_STRLEN];
+
+		gl_mac_str(link.mac, mac, sizeof(mac));
+		if (strcasecmp(mac, prev->ifaces[idx].mac) != 0)
+			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "%s has MAC %s, prevResult says %s",
+					  att->ifname, mac, prev->ifaces[idx].mac);
+	}
+	n = gl_nl_addr_list(pod, link.ifindex, addrs, (int)GL_ARRAY_SIZE(addrs), err);
+	if (n < 0)
+		return gl_err_from(err, n, GL_ERR_NETLINK, "listing addresses: %s", strerror(-n));
+	for (int i = 0; i < prev->n_ips; i++) {
+		bool found = false;
+
+		if (prev->ips[i].interface != idx)
+			continue;
+		for (int k = 0; k < n && !found; k++)
+			found = gl_ip_equal(&addrs[k].prefix.ip, &prev->ips[i].address.ip) &&
+				addrs[k].prefix.len == prev->ips[i].address.len;
+		if (!found)
+			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "address %s is missing from %s",
+					  gl_prefix_str(&prev->ips[i].address, s, sizeof(s)), att->ifname);
+	}
+	return 0;
+}
+
+int gl_macvlan_status(const struct gl_macvlan_conf *conf, struct gl_err *err)
+{
+	_cleanup_nl_ struct gl_nl *host = NULL;
+	struct gl_nl_link master;
+	int r;
+
+	if (conf->link_in_container)
+		return 0;
+	r = gl_nl_open(&host);
+	if (r < 0)
+		return gl_err_from(err, r, GL_ERR_NOT_AVAILABLE, "netlink: %s", strerror(-r));
+	r = resolve_master(host, conf, &master, err);
+	if (r < 0) {
+		/* The cause keeps its words; STATUS's answer is "not available". */
+		gl_err_prefix(err, "master link unusable: ");
+		if (err)
+			err->code = GL_ERR_NOT_AVAILABLE;
+		return r;
+	}
+	if (!(master.flags & IFF_UP))
+		return gl_err_set(err, GL_ERR_NOT_AVAILABLE, "master link %s is down", master.name);
+	return 0;
+}
