@@ -3,6 +3,7 @@
 #include "net/nlsock.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <stdio.h>
@@ -70,7 +71,7 @@ int gl_nlsock_ack_parse(const void *buf, size_t len, struct gl_nlsock_ack *ret)
 
 	/* The kernel ends every message it builds on an aligned length. */
 	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len ||
-	    nlh->nlmsg_len % NLMSG_ALIGNTO)
+	    nlh->nlmsg_len > INT_MAX || nlh->nlmsg_len % NLMSG_ALIGNTO)
 		return -EBADMSG;
 	if (nlh->nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
