@@ -1,10 +1,9 @@
-/* nftables messages (composed with libnftnl, framed here: pure) and the
- * NETLINK_NETFILTER socket that sends a batch and reads every ack back. */
+/* nftables messages (composed with libnftnl, framed here: pure), sent over
+ * the netlink transport (nlsock.c): a batch and every ack back, dumps. */
 #include "net/nft.h"
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
@@ -21,26 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include "base/util.h"
+#include "net/nlsock.h"
 
-#ifndef SO_RCVBUFFORCE
-#define SO_RCVBUFFORCE 33
-#endif
-#ifndef SO_SNDBUFFORCE
-#define SO_SNDBUFFORCE 32
-#endif
-
-/* How long one receive may wait for the kernel (a big batch is processed
- * before the first ack is sent). */
-#define NFT_RECV_TIMEOUT_S 10
 /* The largest batch we agree to build (2000 forwards are about 1.5 MB). */
 #define NFT_BATCH_MAX (64u << 20)
-/* One read of a dump or of acks (the kernel builds dump skbs of at most
- * 32 KiB; more room costs nothing). */
-#define NFT_DUMP_BUF (64u << 10)
 
 struct gl_nft_rule {
 	struct nftnl_rule *r;
@@ -935,84 +920,15 @@ int gl_nft_rule_info_parse(const struct nlmsghdr *nlh, struct gl_nft_rule_info *
 	return 0;
 }
 
-/* ---- the socket ---- */
+/* ---- the kernel ---- */
 
-struct nft_sock {
-	struct mnl_socket *sk;
-	unsigned portid;
-	uint32_t seq;
-};
-
-static void nft_sock_close(struct nft_sock *s)
+static int sock_open(struct gl_nlsock **ret, struct gl_err *err)
 {
-	if (s->sk)
-		mnl_socket_close(s->sk);
-	s->sk = NULL;
-}
+	int e = gl_nlsock_open(NETLINK_NETFILTER, ret);
 
-static int nft_sock_open(struct nft_sock *s, struct gl_err *err)
-{
-	struct timeval tv = { .tv_sec = NFT_RECV_TIMEOUT_S };
-	int one = 1, e;
-
-	memset(s, 0, sizeof(*s));
-	s->sk = mnl_socket_open(NETLINK_NETFILTER);
-	if (!s->sk) {
-		e = errno;
-		gl_err_set(err, GL_ERR_NETLINK, "nft: netlink socket: %s", strerror(e));
-		return -e;
-	}
-	if (mnl_socket_bind(s->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
-		e = errno;
-		nft_sock_close(s);
-		gl_err_set(err, GL_ERR_NETLINK, "nft: netlink bind: %s", strerror(e));
-		return -e;
-	}
-	s->portid = mnl_socket_get_portid(s->sk);
-	s->seq = (uint32_t)time(NULL);
-	/* Bounded waits; the kernel's reason in text; acks without a copy of
-	 * our (possibly big) message. Failures here only cost comfort. */
-	setsockopt(mnl_socket_get_fd(s->sk), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	mnl_socket_setsockopt(s->sk, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(s->sk, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (e < 0)
+		return gl_err_from(err, e, GL_ERR_NETLINK, "nft: netlink socket: %s", strerror(-e));
 	return 0;
-}
-
-/* Parse an NLMSG_ERROR: its errno (0 = ack) and extack text into msg. */
-static int parse_ack(const struct nlmsghdr *nlh, char *msg, size_t size)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	size_t off;
-
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-		return -EBADMSG;
-	if (size)
-		msg[0] = 0;
-	if (e->error != 0 && (nlh->nlmsg_flags & NLM_F_ACK_TLVS)) {
-		const struct nlattr *a;
-
-		off = sizeof(*e);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += e->msg.nlmsg_len >= sizeof(e->msg) ? e->msg.nlmsg_len - sizeof(e->msg) : 0;
-		if (mnl_nlmsg_size(off) <= nlh->nlmsg_len)
-			mnl_attr_for_each(a, nlh, off) {
-				if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-				    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-					snprintf(msg, size, "%s", mnl_attr_get_str(a));
-			}
-	}
-	/* Netlink subsystems return the errno value with different signs. */
-	return e->error < 0 ? e->error : -e->error;
-}
-
-static void set_sockbuf(int fd, int force, int plain, size_t want)
-{
-	int v = want > INT32_MAX / 2 ? INT32_MAX / 2 : (int)want;
-
-	/* FORCE needs CAP_NET_ADMIN, which we have whenever we may change
-	 * nftables at all; the plain one is capped by net.core.*mem_max. */
-	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, plain, &v, sizeof(v));
 }
 
 static const struct gl_nft_batch_msg *msg_of(const struct gl_nft_batch *b, uint32_t seq)
@@ -1022,15 +938,52 @@ static const struct gl_nft_batch_msg *msg_of(const struct gl_nft_batch *b, uint3
 	return &b->msgs[seq - b->seq0 - 1];
 }
 
+/* The acks of one batch: how many came, and the first failure. */
+struct send_q {
+	const struct gl_nft_batch *b;
+	size_t acked;
+	bool whole_failed;
+	int first;
+	char first_what[192];
+	char first_msg[GL_NLSOCK_MSG_MAX];
+};
+
+static void send_fail(struct send_q *q, int e, const char *what, const char *msg)
+{
+	q->first = e;
+	snprintf(q->first_what, sizeof(q->first_what), "%s", what);
+	snprintf(q->first_msg, sizeof(q->first_msg), "%s", msg);
+}
+
+static int send_ack(const struct gl_nlsock_ack *a, void *data)
+{
+	struct send_q *q = data;
+	const struct gl_nft_batch_msg *m;
+
+	if (a->done)
+		return 0;  /* nothing else is expected: no dump asked */
+	if (a->seq == q->b->seq0) {
+		/* The batch as a whole failed (commit, or no room for the
+		 * errors): nothing was applied. */
+		q->whole_failed = true;
+		if (a->error < 0 && (!q->first || q->first == -ENOBUFS))
+			send_fail(q, a->error, "the batch as a whole", a->msg);
+		return 0;
+	}
+	m = msg_of(q->b, a->seq);
+	if (!m)
+		return 0;  /* not ours: END's, or a foreign seq */
+	q->acked++;
+	if (a->error < 0 && !q->first)
+		send_fail(q, a->error, m->what, a->msg);
+	return 0;
+}
+
 int gl_nft_send(const struct gl_nft_batch *b, struct gl_err *err)
 {
-	struct nft_sock s;
-	size_t acked = 0, bufsize = 65536;
-	_cleanup_free_ char *buf = NULL;
-	int first = 0, fd;
-	bool whole_failed = false;
-	char first_what[192] = "", first_msg[256] = "";
-	ssize_t n;
+	struct gl_nlsock *s;
+	struct send_q q = { .b = b };
+	struct gl_nlsock_rx rx = { .on_ack = send_ack, .data = &q };
 	int e;
 
 	if (!b->buf || !b->ended)
@@ -1039,155 +992,59 @@ int gl_nft_send(const struct gl_nft_batch *b, struct gl_err *err)
 		return b->error;
 	if (b->n == 0)
 		return 0;
-	buf = malloc(bufsize);
-	if (!buf)
-		return -ENOMEM;
-	if ((e = nft_sock_open(&s, err)) < 0)
+	if ((e = sock_open(&s, err)) < 0)
 		return e;
-	fd = mnl_socket_get_fd(s.sk);
-	set_sockbuf(fd, SO_SNDBUFFORCE, SO_SNDBUF, b->len + 4096);
 	/* Every message is acked; the acks come after the whole batch has
 	 * been processed and must all fit in the receive buffer. */
-	set_sockbuf(fd, SO_RCVBUFFORCE, SO_RCVBUF, b->n * 1024 + 262144);
-
-	if (mnl_socket_sendto(s.sk, b->buf, b->len) < 0) {
-		e = errno;
-		nft_sock_close(&s);
-		gl_err_set(err, GL_ERR_NETLINK, "nft: sending the batch (%zu bytes): %s", b->len,
-			   strerror(e));
-		return -e;
+	gl_nlsock_set_bufs(s, b->len + 4096, b->n * 1024 + 262144);
+	if ((e = gl_nlsock_send(s, b->buf, b->len)) < 0) {
+		gl_nlsock_close(s);
+		return gl_err_from(err, e, GL_ERR_NETLINK, "nft: sending the batch (%zu bytes): %s",
+				   b->len, strerror(-e));
 	}
-	while (acked < b->n) {
+	rx.seq_lo = b->seq0;
+	rx.seq_hi = b->seq0 + (uint32_t)b->n + 1;
+	while (q.acked < b->n) {
+		char what[96];
+
 		/* After a whole-batch error no more acks may come: drain. */
-		n = recv(fd, buf, bufsize, whole_failed ? MSG_DONTWAIT : 0);
-		if (n < 0) {
-			e = errno;
-			if (whole_failed && (e == EAGAIN || e == EWOULDBLOCK))
-				break;
-			if (e == EINTR)
-				continue;
-			if (e == EAGAIN || e == EWOULDBLOCK)
-				e = ETIMEDOUT;
-			if (!first) {
-				first = -e;
-				snprintf(first_what, sizeof(first_what), "waiting for the kernel's acks (%zu of %zu)",
-					 acked, b->n);
-			}
+		e = gl_nlsock_recv(s, &rx, !q.whole_failed);
+		if (e >= 0)
+			continue;
+		if (e == -EAGAIN && q.whole_failed)
 			break;
+		if (!q.first) {
+			snprintf(what, sizeof(what), "reading the kernel's acks (%zu of %zu)", q.acked, b->n);
+			send_fail(&q, e, what, "");
 		}
-		int len = (int)n;
-
-		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			char msg[256];
-			const struct gl_nft_batch_msg *m;
-			int rc;
-
-			if (nlh->nlmsg_pid != s.portid && nlh->nlmsg_pid != 0)
-				continue;
-			if (nlh->nlmsg_type != NLMSG_ERROR)
-				continue;  /* nothing else is expected: no echo asked */
-			rc = parse_ack(nlh, msg, sizeof(msg));
-			if (nlh->nlmsg_seq == b->seq0) {
-				/* The batch as a whole failed (commit, or no room
-				 * for the errors): nothing was applied. */
-				whole_failed = true;
-				if (rc == 0)
-					continue;
-				if (!first || first == -ENOBUFS) {
-					first = rc;
-					snprintf(first_what, sizeof(first_what), "the batch as a whole");
-					snprintf(first_msg, sizeof(first_msg), "%s", msg);
-				}
-				continue;
-			}
-			m = msg_of(b, nlh->nlmsg_seq);
-			if (!m)
-				continue;  /* not ours: an old or foreign seq */
-			acked++;
-			if (rc < 0 && !first) {
-				first = rc;
-				snprintf(first_what, sizeof(first_what), "%s", m->what);
-				snprintf(first_msg, sizeof(first_msg), "%s", msg);
-			}
-		}
+		break;
 	}
 	/* The last close of a socket that committed waits for the kernel's
-	 * transaction cleanup (an RCU grace period, ~10 ms): every ack is in,
-	 * so a detached child may pay that instead of our caller. */
-	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	nft_sock_close(&s);
-	gl_close_detached(fd);
-	if (first) {
-		gl_err_from(err, first, GL_ERR_NETLINK, "nft: %s: %s%s%s", first_what, strerror(-first),
-			   first_msg[0] ? ": " : "", first_msg);
-		return first;
-	}
+	 * transaction cleanup: every ack is in, so a detached child may pay
+	 * that instead of our caller. */
+	gl_nlsock_close_detached(s);
+	if (q.first)
+		return gl_err_from(err, q.first, GL_ERR_NETLINK, "nft: %s: %s%s%s", q.first_what,
+				   strerror(-q.first), q.first_msg[0] ? ": " : "", q.first_msg);
 	return 0;
 }
 
 /* Send one request and read answers until its ack/done; cb sees each data
- * message. */
-static int talk(struct nft_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, bool *intr,
-		struct gl_err *err)
+ * message; intr (may be NULL) learns whether the kernel flagged the dump as
+ * interrupted. A kernel -ENOENT is returned without filling err (callers
+ * ask whether something exists). */
+static int talk(struct gl_nlsock *s, struct nlmsghdr *nlh, gl_nlsock_data_cb cb, void *data,
+		bool *intr, struct gl_err *err)
 {
-	/* Big reads: the kernel sizes each dump skb after the largest read
-	 * so far (up to 32 KiB), so a dump of 2000 rules takes few trips. */
-	const size_t bufsize = NFT_DUMP_BUF > MNL_SOCKET_BUFFER_SIZE ? NFT_DUMP_BUF : MNL_SOCKET_BUFFER_SIZE;
-	_cleanup_free_ char *buf = malloc(bufsize);
-	uint32_t seq = nlh->nlmsg_seq;
-	int e;
+	struct gl_nlsock_ack a;
+	int e = gl_nlsock_talk(s, nlh, cb, data, &a);
 
-	if (!buf)
-		return -ENOMEM;
-	if (mnl_socket_sendto(s->sk, nlh, nlh->nlmsg_len) < 0) {
-		e = errno;
-		gl_err_set(err, GL_ERR_NETLINK, "nft: send: %s", strerror(e));
-		return -e;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s->sk, buf, bufsize);
-		int len;
-
-		if (n < 0) {
-			e = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
-			gl_err_set(err, GL_ERR_NETLINK, "nft: receive: %s", strerror(e));
-			return -e;
-		}
-		len = (int)n;
-		for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(h, len);
-		     h = mnl_nlmsg_next(h, &len)) {
-			char msg[256];
-			int rc;
-
-			if (h->nlmsg_pid != s->portid || h->nlmsg_seq != seq)
-				continue;
-			if (intr && (h->nlmsg_flags & NLM_F_DUMP_INTR))
-				*intr = true;
-			if (h->nlmsg_type == NLMSG_DONE) {
-				if (h->nlmsg_len >= mnl_nlmsg_size(sizeof(int)) &&
-				    *(const int *)mnl_nlmsg_get_payload(h) < 0)
-					return *(const int *)mnl_nlmsg_get_payload(h);
-				return 0;
-			}
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				rc = parse_ack(h, msg, sizeof(msg));
-				if (rc < 0 && rc != -ENOENT)
-					gl_err_from(err, rc, GL_ERR_NETLINK, "nft: %s%s%s", strerror(-rc),
-						   msg[0] ? ": " : "", msg);
-				return rc;
-			}
-			if (h->nlmsg_type < NLMSG_MIN_TYPE)
-				continue;
-			if (cb && (rc = cb(h, data)) < 0)
-				return rc;
-		}
-	}
-}
-
-static uint32_t next_seq(struct nft_sock *s)
-{
-	return ++s->seq;
+	if (intr && (a.flags & NLM_F_DUMP_INTR))
+		*intr = true;
+	if (e >= 0 || e == -ENOENT)
+		return e;
+	return gl_err_from(err, e, GL_ERR_NETLINK, "nft: %s%s%s", strerror(-e), a.msg[0] ? ": " : "",
+			   a.msg);
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
@@ -1209,11 +1066,11 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-static int sock_genid(struct nft_sock *s, uint32_t *ret, struct gl_err *err)
+static int sock_genid(struct gl_nlsock *s, uint32_t *ret, struct gl_err *err)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK,
-						     next_seq(s));
+						     gl_nlsock_seq(s));
 	uint32_t id = 0;
 	int e = talk(s, nlh, gen_cb, &id, NULL, err);
 
@@ -1225,17 +1082,17 @@ static int sock_genid(struct nft_sock *s, uint32_t *ret, struct gl_err *err)
 
 int gl_nft_genid(uint32_t *ret, struct gl_err *err)
 {
-	struct nft_sock s;
+	struct gl_nlsock *s;
 	int e;
 
-	if ((e = nft_sock_open(&s, err)) < 0)
+	if ((e = sock_open(&s, err)) < 0)
 		return e;
-	e = sock_genid(&s, ret, err);
-	nft_sock_close(&s);
+	e = sock_genid(s, ret, err);
+	gl_nlsock_close(s);
 	return e;
 }
 
-static int sock_table_exists(struct nft_sock *s, int family, const char *table,
+static int sock_table_exists(struct gl_nlsock *s, int family, const char *table,
 			     struct gl_err *err)
 {
 	char buf[1024];
@@ -1248,7 +1105,7 @@ static int sock_table_exists(struct nft_sock *s, int family, const char *table,
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, (uint32_t)family);
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, (uint16_t)family, NLM_F_ACK,
-				    next_seq(s));
+				    gl_nlsock_seq(s));
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
 	e = talk(s, nlh, NULL, NULL, NULL, err);
@@ -1259,21 +1116,23 @@ static int sock_table_exists(struct nft_sock *s, int family, const char *table,
 
 int gl_nft_table_exists(int family, const char *table, struct gl_err *err)
 {
-	struct nft_sock s;
+	struct gl_nlsock *s;
 	int e;
 
 	if ((e = check_family(family, err)) < 0 || (e = check_name("table", table, err)) < 0)
 		return e;
-	if ((e = nft_sock_open(&s, err)) < 0)
+	if ((e = sock_open(&s, err)) < 0)
 		return e;
-	e = sock_table_exists(&s, family, table, err);
-	nft_sock_close(&s);
+	e = sock_table_exists(s, family, table, err);
+	gl_nlsock_close(s);
 	return e;
 }
 
 struct dump_q {
 	struct gl_nft_rule_info *v;
 	size_t n, cap;
+	struct gl_err *err;        /* names a malformed rule */
+	const char *table;
 };
 
 /* Rules in a dump are bounded by what fits in memory; 1M is far beyond any
@@ -1300,7 +1159,8 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 		q->cap = cap;
 	}
 	if ((e = gl_nft_rule_info_parse(nlh, &q->v[q->n])) < 0)
-		return e;
+		return gl_err_from(q->err, e, GL_ERR_NETLINK, "nft: malformed rule in the dump of %s",
+				   q->table);
 	q->n++;
 	return 0;
 }
@@ -1308,14 +1168,14 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 int gl_nft_rules_dump(int family, const char *table, struct gl_nft_rule_info **ret,
 		      size_t *ret_n, uint32_t *ret_genid, struct gl_err *err)
 {
-	struct nft_sock s;
-	struct dump_q q = { 0 };
+	struct gl_nlsock *s;
+	struct dump_q q = { .err = err, .table = table };
 	uint32_t gen0 = 0, gen1 = 0;
 	int e;
 
 	if ((e = check_family(family, err)) < 0 || (e = check_name("table", table, err)) < 0)
 		return e;
-	if ((e = nft_sock_open(&s, err)) < 0)
+	if ((e = sock_open(&s, err)) < 0)
 		return e;
 	/* A dump spans several messages: if the ruleset changed meanwhile
 	 * (generation moved or the kernel flagged the dump), read again. */
@@ -1326,9 +1186,9 @@ int gl_nft_rules_dump(int family, const char *table, struct gl_nft_rule_info **r
 		bool intr = false;
 
 		q.n = 0;
-		if ((e = sock_genid(&s, &gen0, err)) < 0)
+		if ((e = sock_genid(s, &gen0, err)) < 0)
 			goto out;
-		if ((e = sock_table_exists(&s, family, table, err)) <= 0) {
+		if ((e = sock_table_exists(s, family, table, err)) <= 0) {
 			if (e == 0)
 				e = -ENOENT;
 			goto out;
@@ -1341,17 +1201,12 @@ int gl_nft_rules_dump(int family, const char *table, struct gl_nft_rule_info **r
 		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)family);
 		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, (uint16_t)family,
-					    NLM_F_DUMP, next_seq(&s));
+					    NLM_F_DUMP, gl_nlsock_seq(s));
 		nftnl_rule_nlmsg_build_payload(nlh, r);
 		nftnl_rule_free(r);
-		e = talk(&s, nlh, dump_cb, &q, &intr, err);
-		if (e < 0) {
-			if (e == -EBADMSG)
-				gl_err_set(err, GL_ERR_NETLINK, "nft: malformed rule in the dump of %s",
-					   table);
+		if ((e = talk(s, nlh, dump_cb, &q, &intr, err)) < 0)
 			goto out;
-		}
-		if ((e = sock_genid(&s, &gen1, err)) < 0)
+		if ((e = sock_genid(s, &gen1, err)) < 0)
 			goto out;
 		if (!intr && gen0 == gen1)
 			break;
@@ -1368,6 +1223,6 @@ int gl_nft_rules_dump(int family, const char *table, struct gl_nft_rule_info **r
 	e = 0;
 out:
 	free(q.v);
-	nft_sock_close(&s);
+	gl_nlsock_close(s);
 	return e;
 }

@@ -1,5 +1,5 @@
-/* rtnetlink messages (built and parsed here, pure) and the socket that
- * carries them. */
+/* rtnetlink messages (built and parsed here, pure), carried by the netlink
+ * transport (nlsock.c). */
 #include "net/nl.h"
 #include <errno.h>
 #include <linux/if_addr.h>
@@ -7,15 +7,11 @@
 #include <linux/netlink.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include "base/util.h"
+#include "net/nlsock.h"
 
 struct gl_nl {
-	struct mnl_socket *sk;
-	unsigned portid;
-	uint32_t seq;
+	struct gl_nlsock *s;
 };
 
 static struct nlmsghdr *put_header(void *buf, uint16_t type, uint16_t flags, uint32_t seq)
@@ -399,33 +395,15 @@ int gl_nl_parse_neigh(const struct nlmsghdr *nlh, int *ret_ifindex, struct gl_ip
 int gl_nl_open(struct gl_nl **ret)
 {
 	struct gl_nl *nl = calloc(1, sizeof(*nl));
-	struct timeval tmo = { .tv_sec = 10 };
-	int one = 1;
+	int r;
 
 	if (!nl)
 		return -ENOMEM;
-	nl->sk = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl->sk) {
-		int r = -errno;
-
+	r = gl_nlsock_open(NETLINK_ROUTE, &nl->s);
+	if (r < 0) {
 		free(nl);
 		return r;
 	}
-	/* Extended acks carry the kernel's reason in words; strict checking
-	 * makes dumps honour our filters. Both are optional. */
-	mnl_socket_setsockopt(nl->sk, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(nl->sk, NETLINK_CAP_ACK, &one, sizeof(one));
-	/* Every wait is bounded: a kernel that does not answer is an error. */
-	setsockopt(mnl_socket_get_fd(nl->sk), SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
-	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int r = -errno;
-
-		mnl_socket_close(nl->sk);
-		free(nl);
-		return r;
-	}
-	nl->portid = mnl_socket_get_portid(nl->sk);
-	nl->seq = (uint32_t)time(NULL);
 	*ret = nl;
 	return 0;
 }
@@ -434,115 +412,48 @@ void gl_nl_close(struct gl_nl *nl)
 {
 	if (!nl)
 		return;
-	mnl_socket_close(nl->sk);
+	gl_nlsock_close(nl->s);
 	free(nl);
 }
 
 uint32_t gl_nl_seq(struct gl_nl *nl)
 {
-	return ++nl->seq;
+	return gl_nlsock_seq(nl->s);
 }
 
-struct extack_data {
-	mnl_cb_t cb;       /* the caller's data callback and its data */
+struct mnl_q {
+	mnl_cb_t cb;
 	void *data;
-	char msg[256];     /* the kernel's extended-ack text */
 };
 
-static int data_cb(const struct nlmsghdr *nlh, void *data)
+/* The public callback is libmnl's (MNL_CB_OK goes on, MNL_CB_STOP ends,
+ * MNL_CB_ERROR fails with errno); the transport's speaks errno. */
+static int mnl_data_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct extack_data *x = data;
+	struct mnl_q *q = data;
+	int r;
 
-	return x->cb ? x->cb(nlh, x->data) : MNL_CB_OK;
-}
-
-static int extack_attr_cb(const struct nlattr *a, void *data)
-{
-	struct extack_data *x = data;
-
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate((struct nlattr *)a, MNL_TYPE_NUL_STRING) == 0)
-		snprintf(x->msg, sizeof(x->msg), "%s", mnl_attr_get_str(a));
-	return MNL_CB_OK;
-}
-
-/* Our own error callback: libmnl's default drops the extended ack. */
-static int error_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct extack_data *x = data;
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	size_t off;
-
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
-		errno = EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	if (e->error == 0)
-		return MNL_CB_STOP;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		off = sizeof(*e);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += e->msg.nlmsg_len - sizeof(e->msg);
-		if (mnl_nlmsg_size(off) <= nlh->nlmsg_len)
-			mnl_attr_parse(nlh, (unsigned)off, extack_attr_cb, x);
-	}
-	/* Netlink subsystems return the errno value with different signs. */
-	errno = e->error < 0 ? -e->error : e->error;
-	return MNL_CB_ERROR;
-}
-
-/* With a control array, libmnl no longer ends a dump by itself: NLMSG_DONE
- * needs its own callback. A strict dump may carry an error in it. */
-static int done_cb(const struct nlmsghdr *nlh, void *data)
-{
-	if (nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(int))) {
-		int e = *(const int *)mnl_nlmsg_get_payload(nlh);
-
-		if (e < 0) {
-			errno = -e;
-			return MNL_CB_ERROR;
-		}
-	}
-	return MNL_CB_STOP;
-}
-
-static int noop_cb(const struct nlmsghdr *nlh, void *data)
-{
-	return MNL_CB_OK;
+	errno = 0;
+	r = q->cb(nlh, q->data);
+	if (r == MNL_CB_OK)
+		return 0;
+	if (r == MNL_CB_STOP)
+		return GL_NLSOCK_STOP;
+	return errno > 0 ? -errno : -EPROTO;
 }
 
 int gl_nl_talk(struct gl_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, struct gl_err *err)
 {
-	char buf[32768]; /* MNL_SOCKET_DUMP_SIZE, which libmnl 1.0.4 lacks */
-	struct extack_data x = { .cb = cb, .data = data };
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_NOOP] = noop_cb, [NLMSG_ERROR] = error_cb,
-					 [NLMSG_DONE] = done_cb, [NLMSG_OVERRUN] = noop_cb };
-	uint32_t seq = nlh->nlmsg_seq;
-	int r;
+	struct mnl_q q = { .cb = cb, .data = data };
+	struct gl_nlsock_ack ack;
+	int r = gl_nlsock_talk(nl->s, nlh, cb ? mnl_data_cb : NULL, &q, &ack);
 
-	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl->sk, buf, sizeof(buf));
-
-		if (n < 0)
-			return -errno;
-		/* libmnl hands every callback the same pointer: the error
-		 * callback needs the extack buffer, the caller its own data. */
-		errno = 0;
-		r = mnl_cb_run2(buf, (size_t)n, seq, nl->portid, data_cb, &x, ctl, NLMSG_MIN_TYPE);
-		if (r == MNL_CB_ERROR && errno == 0)
-			errno = EPROTO;
-		if (r == MNL_CB_ERROR) {
-			int e = errno;
-
-			if (err && x.msg[0])
-				gl_err_details(err, "kernel: %s", x.msg);
-			return -e;
-		}
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
+	/* A dump the kernel saw change under it is not a list to trust. */
+	if (r == 0 && (ack.flags & NLM_F_DUMP_INTR))
+		r = -EINTR;
+	if (r < 0 && err && ack.msg[0])
+		gl_err_details(err, "kernel: %s", ack.msg);
+	return r;
 }
 
 /* ---- operations ---- */

@@ -1,5 +1,6 @@
 /* rtnetlink through libmnl: message builders (pure, unit-tested by parsing
- * the bytes back) and a thin socket that sends them and reads the answers. */
+ * the bytes back) and a thin socket over the netlink transport (nlsock.h)
+ * that sends them and reads the answers. */
 #pragma once
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
@@ -84,9 +85,11 @@ void gl_nl_close(struct gl_nl *nl);
 static inline void gl_nl_closep(struct gl_nl **nl) { if (*nl) gl_nl_close(*nl); }
 #define _cleanup_nl_ __attribute__((cleanup(gl_nl_closep)))
 uint32_t gl_nl_seq(struct gl_nl *nl);
-/* Send nlh and read until the ACK or the dump's end; cb (may be NULL) sees
- * each answer message. Returns 0 or the kernel's negative errno; the kernel's
- * extended-ack text, if any, goes to err (code GL_ERR_NETLINK). */
+/* Send nlh and read until the ACK or the dump's end (each wait bounded);
+ * cb (may be NULL) sees each answer message. Returns 0, the kernel's
+ * negative errno, -EINTR for a dump the kernel flagged inconsistent, or the
+ * transport's (-ETIMEDOUT, -EBADMSG, ...); the kernel's extended-ack text,
+ * if any, goes to err's details (the caller sets the message). */
 int gl_nl_talk(struct gl_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
 	       struct gl_err *err);
 

@@ -1,6 +1,8 @@
-/* lib/nft.c: every nftables message we build, parsed back with libnftnl (as
- * libnftnl's own tests do) and compared attribute by attribute; the batch
- * framing walked message by message; bad input refused. No kernel. */
+/* lib/net/nft.c: every nftables message we build, parsed back with libnftnl
+ * (as libnftnl's own tests do) and compared attribute by attribute; the
+ * batch framing walked message by message; bad input refused. No kernel.
+ * Then batches, dumps and their errors against the kernel, in a netns of
+ * the test's own (needs root, fails without). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -873,6 +876,91 @@ static void test_batch_large(void **state)
 	gl_nft_batch_done(&b);
 }
 
+/* ---- against the kernel (a netns of the test's own) ---- */
+
+/* add table T, a nat prerouting chain and one DNAT rule with comment. */
+static int send_forward(const char *table, const char *chain_of_rule, uint32_t genid,
+			struct gl_err *err)
+{
+	_cleanup_nft_batch_ struct gl_nft_batch b = { 0 };
+	_cleanup_nft_rule_ struct gl_nft_rule *r = NULL;
+	struct gl_ip to = ip_of("192.168.1.200");
+	int e;
+
+	if ((e = gl_nft_batch_begin(&b, 0, genid, err)) < 0 ||
+	    (e = gl_nft_batch_add_table(&b, NFPROTO_INET, table, err)) < 0 ||
+	    (e = gl_nft_batch_add_chain(&b, NFPROTO_INET, table, "pre", "nat", NF_INET_PRE_ROUTING,
+					-100, err)) < 0 ||
+	    (e = gl_nft_rule_new(NFPROTO_INET, table, chain_of_rule, "gamelan:test", &r, err)) < 0)
+		return e;
+	gl_nft_rule_match_iifname(r, "wan0");
+	gl_nft_rule_match_dport(r, IPPROTO_UDP, 10999);
+	gl_nft_rule_dnat(r, &to, 11000);
+	if ((e = gl_nft_batch_add_rule(&b, r, err)) < 0 || (e = gl_nft_batch_end(&b, err)) < 0)
+		return e;
+	return gl_nft_send(&b, err);
+}
+
+static void test_kernel_send_dump(void **state)
+{
+	struct gl_err err = { 0 };
+	struct gl_nft_rule_info *rules = NULL;
+	size_t n = 0;
+	uint32_t gen0, gen1, gen_dump;
+
+	assert_int_equal(gl_nft_table_exists(NFPROTO_INET, "gltest", &err), 0);
+	assert_int_equal(gl_nft_rules_dump(NFPROTO_INET, "gltest", &rules, &n, NULL, &err), -ENOENT);
+	assert_int_equal(gl_nft_genid(&gen0, &err), 0);
+	assert_int_equal(send_forward("gltest", "pre", 0, &err), 0);
+	assert_int_equal(gl_nft_genid(&gen1, &err), 0);
+	assert_int_not_equal(gen0, gen1);
+	assert_int_equal(gl_nft_table_exists(NFPROTO_INET, "gltest", &err), 1);
+	assert_int_equal(gl_nft_rules_dump(NFPROTO_INET, "gltest", &rules, &n, &gen_dump, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rules[0].chain, "pre");
+	assert_string_equal(rules[0].comment, "gamelan:test");
+	assert_true(rules[0].handle != 0);
+	assert_int_equal(gen_dump, gen1);
+	free(rules);
+	assert_int_equal(err.code, 0);
+}
+
+static void test_kernel_errors(void **state)
+{
+	struct gl_err err = { 0 };
+	uint32_t gen;
+	_cleanup_nft_batch_ struct gl_nft_batch b = { 0 };
+
+	/* One message fails: the batch names it and keeps the kernel's errno;
+	 * nothing of the batch is applied. */
+	assert_int_equal(send_forward("glfail", "missing", 0, &err), -ENOENT);
+	assert_int_equal(err.errnum, -ENOENT);
+	assert_int_equal(err.code, GL_ERR_NETLINK);
+	print_message("%s\n", err.msg);
+	assert_non_null(strstr(err.msg, "add rule inet glfail missing \"gamelan:test\""));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(gl_nft_table_exists(NFPROTO_INET, "glfail", &err), 0);
+	/* A stale generation: the batch as a whole is refused. */
+	assert_int_equal(gl_nft_genid(&gen, &err), 0);
+	assert_int_equal(send_forward("glstale", "pre", gen + 1, &err), -ERESTART);
+	print_message("%s\n", err.msg);
+	assert_int_equal(err.errnum, -ERESTART);
+	assert_non_null(strstr(err.msg, "the batch as a whole"));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(gl_nft_table_exists(NFPROTO_INET, "glstale", &err), 0);
+	/* Deleting what is not there. */
+	assert_int_equal(gl_nft_batch_begin(&b, 0, 0, &err), 0);
+	assert_int_equal(gl_nft_batch_del_table(&b, NFPROTO_INET, "nosuch", &err), 0);
+	assert_int_equal(gl_nft_batch_end(&b, &err), 0);
+	assert_int_equal(gl_nft_send(&b, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "delete table inet nosuch"));
+}
+
+static int own_netns(void **state)
+{
+	return unshare(CLONE_NEWNET);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -892,6 +980,11 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_batch_large),
 	};
+	const struct CMUnitTest kernel[] = {
+		cmocka_unit_test(test_kernel_send_dump),
+		cmocka_unit_test(test_kernel_errors),
+	};
+	int failed = cmocka_run_group_tests_name("built", tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return failed + cmocka_run_group_tests_name("kernel", kernel, own_netns, NULL);
 }
