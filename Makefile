@@ -106,7 +106,7 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBS_ALL)
 deps:
 	@tests/install-deps.sh
 
-unit: $(UNITS)
+unit: $(UNITS) $(PLUGINS)
 	@tests/run-unit.sh $(UNITS)
 
 check: deps
