@@ -300,7 +300,9 @@ int gl_loop_timer_arm(struct gl_loop_timer *t, int64_t delay_ms)
 
 void gl_loop_timer_disarm(struct gl_loop_timer *t)
 {
-	if (!t || !t->loop)
+	/* An armed timer's loop is alive (gl_loop_free unlinks them all), so
+	 * freeing an owned timer after its loop is safe. */
+	if (!t || !t->armed)
 		return;
 	timer_unlink(t);
 	timers_resched(t->loop);

@@ -16,13 +16,15 @@ struct gl_loop_timer;
  * in the calling thread (threads started later inherit that; start the loop
  * before any thread) and read through a signalfd. */
 int gl_loop_new(struct gl_loop **ret);
-/* Free the loop, its timers and its signal sources (NULL is fine). Sources a
- * caller added with gl_loop_io_add and still holds are the caller's to unref. */
+/* Free the loop, its own timers and its signal sources (NULL is fine). Free
+ * what was built on it (servers, workers) first; owned timers may still be
+ * freed after it, not armed. Sources a caller added with gl_loop_io_add and
+ * still holds are the caller's to unref. */
 void gl_loop_free(struct gl_loop *l);
 /* The sd_event underneath, for sources this wrapper does not cover. */
 sd_event *gl_loop_event(struct gl_loop *l);
 
-/* Run until gl_loop_exit or a stop signal. Returns the code given to
+/* Run (once per loop) until gl_loop_exit or a stop signal. Returns the code given to
  * gl_loop_exit, -ETIMEDOUT when the drain deadline ended the loop, or a
  * negative errno when the loop itself failed. */
 int gl_loop_run(struct gl_loop *l);

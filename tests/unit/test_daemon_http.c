@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ struct server {
 	struct gl_metrics *metrics;
 	struct gl_metric *requests;
 	struct gl_health health;
+	pthread_t loop_thread;
+	int off_loop;                 /* handler calls not on the loop thread */
 };
 
 /* Answers with what it saw, as JSON: method, query, an argument, the body's
@@ -57,6 +60,8 @@ static int on_echo(const struct gl_http_req *req, struct gl_http_resp *resp, voi
 	const char *text;
 	int r;
 
+	if (!pthread_equal(pthread_self(), s->loop_thread))
+		s->off_loop++;
 	gl_metrics_add(s->requests, (const char *[]){ "echo" }, 1);
 	json_object_object_add(out, "method", json_object_new_string(req->method));
 	json_object_object_add(out, "path", json_object_new_string(req->path));
@@ -100,6 +105,7 @@ static void server_init(struct server *s, unsigned timeout_s)
 	struct gl_http_opts o = { .timeout_s = timeout_s };
 
 	memset(s, 0, sizeof(*s));
+	s->loop_thread = pthread_self();
 	assert_int_equal(gl_loop_new(&s->loop), 0);
 	assert_int_equal(gl_loop_timer_add(s->loop, GUARD_MS, 0, on_guard, NULL, NULL), 0);
 	assert_int_equal(gl_http_new(s->loop, &o, &s->http), 0);
@@ -443,6 +449,7 @@ static void test_unix_socket(void **state)
 	c.unix_path = path;
 	run_client(&s, &c);
 	check_answers(&c);
+	assert_int_equal(s.off_loop, 0);
 	server_free(&s);
 	/* Gone with the server. */
 	assert_int_equal(lstat(path, &st), -1);
