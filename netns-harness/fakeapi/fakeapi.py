@@ -16,6 +16,7 @@ tokens and TLS (client certificates too), and fault injection under /fake/.
 
 import argparse
 import base64
+import datetime
 import binascii
 import json
 import os
@@ -146,7 +147,7 @@ REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFo
 class ResType:
     def __init__(self, group, versions, plural, singular, kind, namespaced, short=(),
                  status=False, generation=False, columns=None, categories=(), crd=None,
-                 fields=()):
+                 fields=(), create_on_update=False, unconditional_update=True):
         self.group = group
         self.versions = list(versions)
         self.plural = plural
@@ -161,6 +162,9 @@ class ResType:
         self.categories = list(categories)
         self.crd = crd                  # name of the CRD that registered it
         self.fields = set(fields)       # extra field selectors
+        # The registry strategy's AllowCreateOnUpdate / AllowUnconditionalUpdate.
+        self.create_on_update = create_on_update
+        self.unconditional_update = unconditional_update
 
     @property
     def key(self):
@@ -205,7 +209,8 @@ def builtin_types():
         c("nodes", "node", "Node", False, ["no"], status=True),
         ResType("coordination.k8s.io", ["v1"], "leases", "lease", "Lease", True,
                 columns={"v1": [{"name": "Holder", "type": "string",
-                                 "jsonPath": ".spec.holderIdentity"}, date]}),
+                                 "jsonPath": ".spec.holderIdentity"}, date]},
+                create_on_update=True, unconditional_update=False),
         ResType("apps", ["v1"], "statefulsets", "statefulset", "StatefulSet", True, ["sts"],
                 status=True, generation=True, categories=["all"]),
         ResType("apps", ["v1"], "deployments", "deployment", "Deployment", True, ["deploy"],
@@ -428,6 +433,107 @@ def json_patch(doc, ops):
     return doc
 
 
+# ---------------------------------------------------------------- typed kinds
+
+RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
+MICRO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})"
+                      r"(Z|([+-])(\d{2}):(\d{2}))$")
+LEASE_STRATEGIES = ("OldestEmulationVersion",)
+
+
+def micro_time(s):
+    """A metav1.MicroTime as the real server reads and writes it: exactly RFC3339Micro in
+    (six fractional digits, Z or an offset), UTC with six digits out. None when unparsable."""
+    m = MICRO_RE.match(s)
+    if not m:
+        return None
+    try:
+        t = datetime.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)),
+                              int(m.group(4)), int(m.group(5)), int(m.group(6)),
+                              int(m.group(7)))
+        if m.group(9):
+            hh, mm = int(m.group(10)), int(m.group(11))
+            if hh > 24 or mm > 60:
+                return None
+            off = datetime.timedelta(hours=hh, minutes=mm)
+            t = t - off if m.group(9) == "+" else t + off
+    except (ValueError, OverflowError):
+        return None
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%06dZ" % t.microsecond
+
+
+def decode_lease(obj):
+    """A Lease decoded into its Go type and encoded back, as the real server does before
+    anything else: wrong JSON types and malformed MicroTimes are 400 BadRequest, unknown
+    fields dropped, nulls absent, times normalized to UTC."""
+    def bad(what):
+        raise ApiError(400, "BadRequest", "Lease in version \"v1\" cannot be handled as a "
+                       "Lease: " + what)
+
+    def go_type(v):
+        return {str: "string", bool: "bool", list: "array", dict: "object"}.get(
+            type(v), "number")
+
+    for k in [k for k in obj if k not in ("apiVersion", "kind", "metadata", "spec")]:
+        del obj[k]
+    spec = obj.get("spec")
+    if spec is None:
+        obj.pop("spec", None)
+        return
+    if not isinstance(spec, dict):
+        bad("json: cannot unmarshal %s into Go struct field Lease.spec of type v1.LeaseSpec"
+            % go_type(spec))
+    out = {}
+    for k, v in spec.items():
+        if v is None:
+            continue
+        if k in ("holderIdentity", "strategy", "preferredHolder"):
+            if not isinstance(v, str):
+                bad("json: cannot unmarshal %s into Go struct field LeaseSpec.spec.%s of type "
+                    "string" % (go_type(v), k))
+            out[k] = v
+        elif k in ("leaseDurationSeconds", "leaseTransitions"):
+            if isinstance(v, bool) or not isinstance(v, int) or not -2**31 <= v < 2**31:
+                bad("json: cannot unmarshal %s into Go struct field LeaseSpec.spec.%s of type "
+                    "int32" % (go_type(v) if not isinstance(v, int) or isinstance(v, bool)
+                               else "number %d" % v, k))
+            out[k] = v
+        elif k in ("acquireTime", "renewTime"):
+            if not isinstance(v, str):
+                bad("json: cannot unmarshal %s into Go value of type string" % go_type(v))
+            t = micro_time(v)
+            if t is None:
+                bad("parsing time %s as \"%s\": cannot parse it as RFC3339Micro"
+                    % (json.dumps(v), RFC3339_MICRO))
+            out[k] = t
+    obj["spec"] = out
+
+
+def lease_problems(obj):
+    """pkg/apis/coordination/validation ValidateLeaseSpec: 422 causes."""
+    spec, causes = obj.get("spec") or {}, []
+
+    def bad(reason, field, msg):
+        causes.append({"reason": reason, "message": msg, "field": "spec." + field})
+
+    d, t = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
+    if d is not None and d <= 0:
+        bad("FieldValueInvalid", "leaseDurationSeconds",
+            "Invalid value: %d: must be greater than 0" % d)
+    if t is not None and t < 0:
+        bad("FieldValueInvalid", "leaseTransitions",
+            "Invalid value: %d: must be greater than or equal to 0" % t)
+    st = spec.get("strategy")
+    if st is not None and not ("/" in st and QUALIFIED_NAME.match(st.split("/", 1)[1] or "")
+                               or st in LEASE_STRATEGIES):
+        bad("FieldValueNotSupported", "strategy", "Unsupported value: \"%s\": supported values: "
+            "\"OldestEmulationVersion\"" % st)
+    if spec.get("preferredHolder") and not st:
+        bad("FieldValueForbidden", "preferredHolder",
+            "Forbidden: may only be specified if `strategy` is defined")
+    return causes
+
+
 # ---------------------------------------------------------------- the store
 
 class Store:
@@ -540,6 +646,8 @@ class Store:
             md["name"] = md["generateName"][:58] + "".join(random.choice(alphabet) for _ in range(5))
         obj["apiVersion"] = want_av
         obj["kind"] = rt.kind
+        if rt.key == ("coordination.k8s.io", "leases"):
+            decode_lease(obj)
         self._validate(rt, obj)
         return md
 
@@ -597,6 +705,8 @@ class Store:
                            "must be a map of strings", "field": "metadata.annotations"})
         if rt.plural == "customresourcedefinitions" and not causes:
             causes.extend(crd_problems(obj))
+        if rt.key == ("coordination.k8s.io", "leases"):
+            causes.extend(lease_problems(obj))
         if causes:
             self._invalid(rt, name if isinstance(name, str) else "", causes)
 
@@ -656,18 +766,34 @@ class Store:
             return obj
 
     def update(self, rt, version, ns, name, obj, sub=None, dry=False):
+        """Returns (object, created)."""
         with self.cond:
             old = self._objs(rt).get((ns or "", name))
+            if old is None and rt.create_on_update and sub is None:
+                # AllowCreateOnUpdate (leases): a PUT to a missing name creates it;
+                # a resourceVersion in the body is no precondition then.
+                self._check_body(rt, version, ns, obj, name=name)
+                return self.create(rt, version, ns, obj, dry), True
             if old is None:
                 raise ApiError(404, "NotFound", "%s \"%s\" not found" % (rt.qualified(), name),
                                rt.details(name))
             md = self._check_body(rt, version, ns, obj, name=name)
             want = md.get("resourceVersion")
+            if not want and not rt.unconditional_update:
+                det = {"name": name, "kind": rt.plural,
+                       "causes": [{"reason": "FieldValueInvalid", "message":
+                                   "Invalid value: 0: must be specified for an update",
+                                   "field": "metadata.resourceVersion"}]}
+                if rt.group:
+                    det["group"] = rt.group
+                raise ApiError(422, "Invalid", "%s \"%s\" is invalid: metadata.resourceVersion: "
+                               "Invalid value: 0: must be specified for an update"
+                               % (rt.qualified(), name), det)
             if want and want != old["metadata"]["resourceVersion"]:
                 raise ApiError(409, "Conflict", "Operation cannot be fulfilled on %s \"%s\": the "
                                "object has been modified; please apply your changes to the latest "
                                "version and try again" % (rt.qualified(), name), rt.details(name))
-            return self._commit(rt, ns, name, old, obj, sub, dry)
+            return self._commit(rt, ns, name, old, obj, sub, dry), False
 
     def patch(self, rt, version, ns, name, ctype, patch, sub=None, dry=False):
         with self.cond:
@@ -1378,8 +1504,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
                            "the requested resource")
         if method == "PUT":
-            obj = store.update(rt, version, ns, name, self._json_body(raw), sub, dry)
-            return self._out(200, rt, version, obj)
+            obj, created = store.update(rt, version, ns, name, self._json_body(raw), sub, dry)
+            return self._out(201 if created else 200, rt, version, obj)
         if method == "PATCH":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if ctype not in ("application/merge-patch+json", "application/json-patch+json",

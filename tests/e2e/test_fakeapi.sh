@@ -471,6 +471,85 @@ case_kubectl() {
 	assert_ok "${k[@]}" delete -f "$T_TMP/cr.json"
 }
 
+# Leases as the real server types them: create 409s, every write needs the current
+# resourceVersion (AllowUnconditionalUpdate false), a PUT to a missing name creates
+# (AllowCreateOnUpdate), MicroTimes exactly RFC3339Micro in and UTC out.
+LEASES=/apis/coordination.k8s.io/v1/namespaces/default/leases
+
+lease() { # lease NAME SPEC-JSON [RESOURCE-VERSION]
+	printf '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"%s"%s},"spec":%s}' \
+		"$1" "${3:+,\"resourceVersion\":\"$3\"}" "$2"
+}
+
+case_lease_writes() {
+	local rv rv2
+	fake_start || return 1
+	api POST $LEASES "$(lease op '{"holderIdentity":"a","leaseDurationSeconds":15,"acquireTime":"2026-12-04T10:00:00.123456Z","renewTime":"2026-12-04T10:00:00.123456Z","leaseTransitions":0}')"
+	assert_code 201 "lease create" || return 1
+	assert_json_field "$T_OUT" '[.kind,.apiVersion,.spec.holderIdentity,.spec.leaseDurationSeconds,.spec.renewTime]|join(",")' \
+		"Lease,coordination.k8s.io/v1,a,15,2026-12-04T10:00:00.123456Z" || return 1
+	rv=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
+	api POST $LEASES "$(lease op '{"holderIdentity":"b"}')"
+	assert_status 409 AlreadyExists || return 1
+	assert_json_field "$T_OUT" '.details|[.name,.group,.kind]|join(",")' "op,coordination.k8s.io,leases" || return 1
+	# No resourceVersion: refused for a lease (422), unlike a ConfigMap.
+	api PUT $LEASES/op "$(lease op '{"holderIdentity":"b","leaseDurationSeconds":15}')"
+	assert_status 422 Invalid || return 1
+	assert_json_field "$T_OUT" .message 'leases.coordination.k8s.io "op" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update' || return 1
+	api PUT $LEASES/op "$(lease op '{"holderIdentity":"b","leaseDurationSeconds":15,"leaseTransitions":1}' "$rv")"
+	assert_code 200 "update on the current rv" || return 1
+	rv2=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
+	assert_ne "$rv" "$rv2" "rv after the update" || return 1
+	api PUT $LEASES/op "$(lease op '{"holderIdentity":"c","leaseDurationSeconds":15}' "$rv")"
+	assert_status 409 Conflict || return 1
+	api GET $LEASES/op
+	assert_json_field "$T_OUT" '[.spec.holderIdentity,.spec.leaseTransitions,(.spec.acquireTime//"none")]|join(",")' "b,1,none" || return 1
+	# PUT to a missing lease creates it; a resourceVersion there is no precondition.
+	api PUT $LEASES/fresh "$(lease fresh '{"holderIdentity":"x","leaseDurationSeconds":5}' 12345)"
+	assert_code 201 "create on update" || return 1
+	assert_json_field "$T_OUT" '[.metadata.name,.spec.holderIdentity,(.metadata.uid|length>10),(.metadata.resourceVersion!="12345")]|join(",")' \
+		"fresh,x,true,true" || return 1
+	# A merge patch carries its resourceVersion as a precondition, as before.
+	api PATCH $LEASES/op "{\"metadata\":{\"resourceVersion\":\"$rv\"},\"spec\":{\"holderIdentity\":\"z\"}}" application/merge-patch+json
+	assert_status 409 Conflict
+}
+
+case_lease_types() {
+	fake_start || return 1
+	# MicroTime: normalized to UTC with six digits; nulls and unknown fields dropped.
+	api POST $LEASES "$(lease t '{"holderIdentity":"a","leaseDurationSeconds":15,"acquireTime":"2026-12-04T12:30:00.000001+02:30","renewTime":null,"bogus":1}')"
+	assert_code 201 "lease with an offset time" || return 1
+	assert_json_field "$T_OUT" '[.spec.acquireTime,(.spec|has("renewTime")),(.spec|has("bogus"))]|join(",")' \
+		"2026-12-04T10:00:00.000001Z,false,false" || return 1
+	local t
+	for t in 2026-12-04T10:00:00Z 2026-12-04T10:00:00.123Z 2026-12-04T10:00:00.123456789Z \
+		2026-02-30T10:00:00.000000Z 2026-12-04T24:00:00.000000Z 2026-12-04t10:00:00.000000Z '' 5; do
+		if [[ "$t" == 5 ]]; then
+			api POST $LEASES "$(lease bad '{"renewTime":5}')"
+		else
+			api POST $LEASES "$(lease bad "{\"renewTime\":\"$t\"}")"
+		fi
+		assert_status 400 BadRequest || { t_note "renewTime $t"; return 1; }
+		assert_contains 'Lease in version \"v1\" cannot be handled as a Lease' "$T_OUT" || return 1
+	done
+	for t in '"15"' 15.0 true 4294967296; do
+		api POST $LEASES "$(lease bad "{\"leaseDurationSeconds\":$t}")"
+		assert_status 400 BadRequest || { t_note "leaseDurationSeconds $t"; return 1; }
+	done
+	api POST $LEASES "$(lease bad '{"holderIdentity":7}')"
+	assert_status 400 BadRequest || return 1
+	api POST $LEASES "$(lease bad '[]')"
+	assert_status 400 BadRequest || return 1
+	# Validation: 422 with causes.
+	api POST $LEASES "$(lease bad '{"leaseDurationSeconds":0,"leaseTransitions":-1}')"
+	assert_status 422 Invalid || return 1
+	assert_json_field "$T_OUT" '[.details.causes[].field]|join(",")' "spec.leaseDurationSeconds,spec.leaseTransitions" || return 1
+	api POST $LEASES "$(lease bad '{"preferredHolder":"x"}')"
+	assert_status 422 Invalid || return 1
+	api GET $LEASES
+	assert_json_field "$T_OUT" '[.kind,(.items|length)]|join(",")' "LeaseList,1"
+}
+
 case_sigterm() {
 	local pid=$FAKE_PID
 	kill -TERM "$pid"
@@ -501,6 +580,8 @@ t_run "watch: events, bookmarks, selector" case_watch
 t_run "watch from a compacted resourceVersion -> ERROR 410" case_watch_410
 t_run "faults: 500, 429 Retry-After, delay, dropped and split watches" case_faults
 t_run "concurrent clients" case_concurrent
+t_run "leases: 409 on create, resourceVersion required, create on update" case_lease_writes
+t_run "leases: typed spec, MicroTime in and out, validation" case_lease_types
 t_run "SIGTERM ends the fake cleanly" case_sigterm
 t_run "bearer token, changed at runtime" case_token
 if command -v openssl >/dev/null; then
