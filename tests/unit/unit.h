@@ -5,7 +5,9 @@
 #ifndef GAMELAN_TESTS_UNIT_H
 #define GAMELAN_TESTS_UNIT_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include "ipam/alloc.h"
 #include "base/ip.h"
 
@@ -65,6 +67,92 @@ static inline const char *alloc_add_str(struct gl_store *s, struct gl_alloc_req 
 	}
 	snprintf(out[k], sizeof(out[k]), "%s", ip_str(&ips[0]));
 	return out[k];
+}
+
+/* ---- a fake environment, the getenv gl_cni_req_parse reads ----
+ * It starts as what kubelet's runtime passes on ADD; fake_env_set changes
+ * one variable, fake_env_runtime starts over (with another verb). */
+
+#define FAKE_ENV_MAX 16
+#define FAKE_K8S_ARGS "IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0;" \
+		      "K8S_POD_INFRA_CONTAINER_ID=c0ffee01"
+
+struct fake_env_var {
+	const char *k, *v;
+};
+
+static inline void fake_env_fill(struct fake_env_var *env, const char *cmd)
+{
+	const struct fake_env_var runtime[] = {
+		{ "CNI_COMMAND", cmd },
+		{ "CNI_CONTAINERID", "c0ffee01" },
+		{ "CNI_NETNS", "/run/netns/pod1" },
+		{ "CNI_IFNAME", "eth0" },
+		{ "CNI_PATH", "/opt/cni/bin:/usr/lib/cni" },
+		{ "CNI_ARGS", FAKE_K8S_ARGS },
+	};
+
+	memset(env, 0, FAKE_ENV_MAX * sizeof(*env));
+	memcpy(env, runtime, sizeof(runtime));
+}
+
+static inline struct fake_env_var *fake_env(void)
+{
+	static struct fake_env_var env[FAKE_ENV_MAX];
+	static bool ready;
+
+	if (!ready) {
+		fake_env_fill(env, "ADD");
+		ready = true;
+	}
+	return env;
+}
+
+/* The runtime's variables for verb cmd, and nothing else. */
+static inline void fake_env_runtime(const char *cmd)
+{
+	fake_env_fill(fake_env(), cmd);
+}
+
+static inline void fake_env_clear(void)
+{
+	memset(fake_env(), 0, FAKE_ENV_MAX * sizeof(struct fake_env_var));
+}
+
+/* Set (v non-NULL) or remove (v NULL) a variable; k and v must outlive
+ * their use (literals, or the test's own buffers). */
+static inline void fake_env_set(const char *k, const char *v)
+{
+	struct fake_env_var *env = fake_env();
+
+	for (int i = 0; i < FAKE_ENV_MAX; i++) {
+		if (env[i].k && strcmp(env[i].k, k) == 0) {
+			env[i].v = v;
+			if (!v)
+				env[i].k = NULL;
+			return;
+		}
+	}
+	if (!v)
+		return;
+	for (int i = 0; i < FAKE_ENV_MAX; i++) {
+		if (!env[i].k) {
+			env[i].k = k;
+			env[i].v = v;
+			return;
+		}
+	}
+	fail_msg("fake environment full");
+}
+
+static inline const char *fake_getenv(const char *name)
+{
+	const struct fake_env_var *env = fake_env();
+
+	for (int i = 0; i < FAKE_ENV_MAX; i++)
+		if (env[i].k && strcmp(env[i].k, name) == 0)
+			return env[i].v;
+	return NULL;
 }
 
 #endif
