@@ -43,9 +43,18 @@ static const char usage_text[] =
 	"                      implies --store kubernetes\n"
 	"  --namespace NS      kubernetes: the namespace of the reservations (default " GL_IPAM_DEFAULT_KUBE_NAMESPACE ")\n"
 	"  -h, --help  this text\n"
+	"  --version   the version and the CNI spec versions\n"
 	"\n"
 	"States: Bound (in use), Held (kept for its identity until EXPIRES), Pinned (kept\n"
-	"until unpinned), Conflict (another LAN host answers for it; unused until EXPIRES).\n";
+	"until unpinned), Conflict (another LAN host answers for it; unused until EXPIRES).\n"
+	"\n"
+	"Examples:\n"
+	"  gamelan-ipam list --network lan\n"
+	"  gamelan-ipam pin lan games/dst-0 192.168.1.200\n"
+	"  gamelan-ipam --store kubernetes release lan games/dst-1\n"
+	"\n"
+	"With CNI_COMMAND set, gamelan-ipam is the CNI IPAM plugin a runtime (or\n"
+	"gamelan-macvlan's \"ipam\") calls.\n";
 
 struct opts {
 	const char *db;

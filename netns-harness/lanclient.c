@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/version.h"
 
 #define NAME_MAX_LEN 64
 #define REPLY_MAX 512
@@ -99,7 +100,9 @@ static bool read_reply(struct player *p)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: lanclient [--timeout-ms N] [--interval-ms N] [--count K] IP PORT NAME\n"
-		   "  exit 0 accepted, 1 refused, 2 no answer; --count K: K players at once\n");
+		   "  exit 0 accepted, 1 refused, 2 no answer; --count K: K players at once\n"
+		   "  --version: print the version\n"
+		   "example: lanclient --timeout-ms 1000 192.168.1.200 10999 wilson\n");
 }
 
 int main(int argc, char **argv)
@@ -109,6 +112,7 @@ int main(int argc, char **argv)
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct addrinfo hints = {
@@ -124,7 +128,7 @@ int main(int argc, char **argv)
 	long i, pending, accepted = 0, refused = 0, lost = 0;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "t:i:c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:i:c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (!parse_num(optarg, 1, 600000, &timeout)) {
@@ -148,6 +152,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("lanclient %s\n", GL_VERSION);
 			return 0;
 		default:
 			usage(stderr);

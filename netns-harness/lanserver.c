@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/version.h"
 
 #define REQ_MAX 512         /* longest datagram we read; longer ones are junk */
 #define NAME_MAX_LEN 64     /* longest player name */
@@ -432,7 +433,9 @@ static void usage(FILE *f)
 		   "  A LAN-only UDP game server: \"JOIN <name>\" is accepted only from a source\n"
 		   "  inside a prefix of this host's own interface addresses (loopback excluded).\n"
 		   "  --port N     UDP port (default %d)\n"
-		   "  --bind ADDR  listen on one IPv4 or IPv6 address (default: all, both families)\n",
+		   "  --bind ADDR  listen on one IPv4 or IPv6 address (default: all, both families)\n"
+		   "  --version    print the version\n"
+		   "example: lanserver --port 10999 --bind 192.168.1.200\n",
 		DEFAULT_PORT);
 }
 
@@ -442,6 +445,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct lan lan;
@@ -451,7 +455,7 @@ int main(int argc, char **argv)
 	int fd, c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "p:b:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:b:hV", opts, NULL)) != -1) {
 		char *end;
 		unsigned long v;
 
@@ -470,6 +474,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("lanserver %s\n", GL_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every unit test (BUILD_DIR/tests/test_*) and every end-to-end test, then print one
-# line "N passed, M failed" counting individual cmocka tests and e2e cases. Exit 1 when
-# anything failed (or a runner could not report).
+# line "N passed, M failed[, K skipped]" counting individual cmocka tests and e2e cases.
+# Exit 1 when anything failed (or a runner could not report).
 #
 #   tests/run-all.sh BUILD_DIR
 set -u
@@ -22,31 +22,35 @@ done
 
 # A runner that died before writing its counts is one failure.
 read_result() {
-	local p f
-	if read -r p f <"$1" 2>/dev/null && [[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ ]]; then
-		echo "$p $f"
+	local p f s
+	if read -r p f s <"$1" 2>/dev/null && [[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ ]]; then
+		[[ "$s" =~ ^[0-9]+$ ]] || s=0
+		echo "$p $f $s"
 	else
-		echo "0 1"
+		echo "0 1 0"
 	fi
 }
 
 total_p=0
 total_f=0
+total_s=0
 if ((${#units[@]} > 0)); then
 	echo "# unit tests (${#units[@]} binaries)"
 	GL_RESULT_FILE=$tmp/unit "$here/run-unit.sh" "${units[@]}"
-	read -r p f < <(read_result "$tmp/unit")
+	read -r p f s < <(read_result "$tmp/unit")
 	total_p=$((total_p + p))
 	total_f=$((total_f + f))
+	total_s=$((total_s + s))
 else
 	echo "# no unit test binaries in $build/tests"
 fi
 
 echo "# end-to-end tests"
 GL_RESULT_FILE=$tmp/e2e "$here/run-e2e.sh" "$build"
-read -r p f < <(read_result "$tmp/e2e")
+read -r p f s < <(read_result "$tmp/e2e")
 total_p=$((total_p + p))
 total_f=$((total_f + f))
+total_s=$((total_s + s))
 
-echo "$total_p passed, $total_f failed"
+echo "$total_p passed, $total_f failed$( ((total_s > 0)) && echo ", $total_s skipped")"
 ((total_f == 0))

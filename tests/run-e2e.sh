@@ -9,7 +9,8 @@
 # tests/e2e/lib.sh). After each script it checks that no namespace with the script's prefix
 # and no new link in the host's namespace was left behind, and counts a failure if so
 # (the namespaces are then removed; host links are only reported, never touched).
-# Prints "e2e: N passed, M failed" last; GL_RESULT_FILE, when set, receives "N M".
+# Prints "e2e: N passed, M failed[, K skipped]" last ("ok NAME # SKIP why" lines are skipped
+# cases, not passed ones); GL_RESULT_FILE, when set, receives "N M K".
 set -u
 
 if (($# < 1)); then
@@ -30,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [[ "$(id -u)" != 0 ]]; then
 	echo "not ok e2e: must run as root (network namespaces)"
 	echo "e2e: 0 passed, 1 failed"
-	[[ -n "${GL_RESULT_FILE:-}" ]] && echo "0 1" >"$GL_RESULT_FILE"
+	[[ -n "${GL_RESULT_FILE:-}" ]] && echo "0 1 0" >"$GL_RESULT_FILE"
 	exit 1
 fi
 
@@ -107,12 +108,8 @@ if ((i == 0)); then
 	echo "not ok e2e: no test script matched"
 	failed=$((failed + 1))
 fi
-if ((skipped > 0)); then
-	echo "e2e: $passed passed, $failed failed ($skipped skipped)"
-else
-	echo "e2e: $passed passed, $failed failed"
-fi
+echo "e2e: $passed passed, $failed failed$( ((skipped > 0)) && echo ", $skipped skipped")"
 if [[ -n "${GL_RESULT_FILE:-}" ]]; then
-	echo "$passed $failed" >"$GL_RESULT_FILE"
+	echo "$passed $failed $skipped" >"$GL_RESULT_FILE"
 fi
 ((failed == 0))

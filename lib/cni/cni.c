@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "base/version.h"
 
 #define CNI_STDIN_MAX (1024 * 1024)
 #define DELEGATE_OUT_MAX (1024 * 1024)
@@ -978,6 +979,51 @@ static int print_version(const char *version)
 	return 0;
 }
 
+static void print_versions_line(FILE *f)
+{
+	fputs("CNI protocol versions supported: ", f);
+	for (int i = 0; gl_cni_versions[i]; i++)
+		fprintf(f, "%s%s", i ? ", " : "", gl_cni_versions[i]);
+	fputc('\n', f);
+}
+
+/* Run by hand, without CNI_COMMAND. The about line has the shape of the
+ * reference plugins' ("CNI macvlan plugin v1.1.1", containernetworking/cni
+ * pkg/skel: stderr, then the versions, exit 0). */
+static int by_hand(const struct gl_cni_ops *ops, int (*admin)(int argc, char **argv), int argc,
+		   char **argv)
+{
+	const char *a = argc > 1 ? argv[1] : NULL;
+
+	if (a && (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)) {
+		printf("%s %s\n", ops->name, GL_VERSION);
+		print_versions_line(stdout);
+		return 0;
+	}
+	if (admin)
+		return admin(argc, argv);
+	if (a && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+		if (ops->usage)
+			fputs(ops->usage, stdout);
+		printf("\nA container runtime runs %s with CNI_COMMAND (ADD, DEL, CHECK, VERSION,\n"
+		       "STATUS or GC), CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH in the\n"
+		       "environment and the network configuration on stdin; the result or the error\n"
+		       "comes as JSON on stdout. Without CNI_COMMAND and arguments it prints its\n"
+		       "version on stderr, as the reference plugins do.\n",
+		       ops->name);
+		print_versions_line(stdout);
+		return 0;
+	}
+	if (a) {
+		fprintf(stderr, "%s: unknown argument \"%.64s\" (a runtime passes none)\n"
+			"Try '%s --help'.\n", ops->name, a, ops->name);
+		return 2;
+	}
+	fprintf(stderr, "CNI %s plugin v%s\n", ops->name, GL_VERSION);
+	print_versions_line(stderr);
+	return 0;
+}
+
 int gl_cni_main(const struct gl_cni_ops *ops, int (*admin)(int argc, char **argv), int argc,
 		char **argv)
 {
@@ -989,8 +1035,8 @@ int gl_cni_main(const struct gl_cni_ops *ops, int (*admin)(int argc, char **argv
 	int r = 0;
 
 	gl_log_init(ops->name);
-	if (!getenv("CNI_COMMAND") && admin)
-		return admin(argc, argv);
+	if (!getenv("CNI_COMMAND") || !*getenv("CNI_COMMAND"))
+		return by_hand(ops, admin, argc, argv);
 	memset(&req, 0, sizeof(req));
 	if (gl_cni_cmd_parse(getenv("CNI_COMMAND")) == GL_CNI_VERSION && isatty(STDIN_FILENO))
 		return print_version(GL_CNI_VERSION_LATEST);

@@ -121,6 +121,9 @@ struct gl_cni_req {
 
 struct gl_cni_ops {
 	const char *name;                /* for VERSION's about and logs */
+	/* --help's text: "Usage: ..." lines, what the plugin does, an example;
+	 * the skeleton adds how a runtime calls it and the spec versions. */
+	const char *usage;
 	/* A chained plugin that changes nothing in the result: ADD prints
 	 * prevResult exactly as it came (fields we do not model included). */
 	bool passthrough;
@@ -134,7 +137,10 @@ struct gl_cni_ops {
 
 /* The skeleton: read env and stdin, validate, dispatch, print the result or
  * error JSON in the config's version; returns the process exit code.
- * `admin`, if set, runs when CNI_COMMAND is absent (argc/argv passed on). */
+ * Without CNI_COMMAND (unset or empty: run by hand) it answers --version;
+ * then `admin`, if set, gets argc/argv; otherwise --help prints the usage
+ * and no argument prints what the reference plugins' skeleton does (the
+ * "about" line and the spec versions, on stderr, exit 0). */
 int gl_cni_main(const struct gl_cni_ops *ops, int (*admin)(int argc, char **argv),
 		int argc, char **argv);
 

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct gl_store_ops *const backends[] = { &gl_store_sqlite_ops, &gl_store_kube_ops };
+static const struct gl_store_ops *const backends[] = { &gl_store_sqlite_ops, &gl_store_kube_ops,
+							     &gl_store_memory_ops };
 
 int gl_store_open(const struct gl_store_conf *conf, struct gl_store **ret, struct gl_err *err)
 {

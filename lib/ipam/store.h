@@ -60,8 +60,8 @@ void gl_store_list_free(struct gl_resv_list *l);
 static inline void gl_store_list_freep(struct gl_resv_list *l) { gl_store_list_free(l); }
 
 struct gl_store_conf {
-	const char *type;           /* "sqlite" (default) | "kubernetes" */
-	const char *path;           /* sqlite: absolute */
+	const char *type;           /* "sqlite" (default) | "kubernetes" | "memory" */
+	const char *path;           /* sqlite: absolute; memory: handles with one path share rows */
 	bool create;                /* sqlite: create the file (and its directory, 0700) if missing */
 	const char *kubeconfig;     /* kubernetes: NULL or "" = $KUBECONFIG, else in-cluster */
 	const char *namespace;      /* kubernetes: NULL or "" = "gamelan-system" */
@@ -101,6 +101,8 @@ struct gl_store {
 
 extern const struct gl_store_ops gl_store_sqlite_ops;
 extern const struct gl_store_ops gl_store_kube_ops;   /* store_kube.h has its pure parts */
+/* Rows in this process's memory, for tests and benchmarks (store_mem.c). */
+extern const struct gl_store_ops gl_store_memory_ops;
 
 /* Open the store conf->type names. */
 int gl_store_open(const struct gl_store_conf *conf, struct gl_store **ret, struct gl_err *err);

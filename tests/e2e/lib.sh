@@ -77,6 +77,7 @@ T_NAME=
 T_STATE=           # "" no case open, "open", "failed"
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 T_OUT=''
 T_ERR=''
 T_RC=0
@@ -143,6 +144,7 @@ t_skip() {
 		t_ok
 	fi
 	printf 'ok %s # SKIP %s\n' "$1" "$(_t_oneline "${2:-}")"
+	T_SKIPPED=$((T_SKIPPED + 1))
 	T_STATE=
 }
 
@@ -165,7 +167,7 @@ t_done() {
 	T_STATE=
 	# The runner prints its own count (with its leak checks); by hand, this is the count.
 	if [[ -z "${GL_E2E_RUNNER:-}" ]]; then
-		t_note "$T_FILE: $T_PASSED passed, $T_FAILED failed"
+		t_note "$T_FILE: $T_PASSED passed, $T_FAILED failed$( ((T_SKIPPED > 0)) && echo ", $T_SKIPPED skipped")"
 	fi
 	if ((T_FAILED > 0)); then
 		exit 1

@@ -1,4 +1,4 @@
-/* The sticky allocator's decisions against an in-memory store, and the
+/* The sticky allocator's decisions against the memory store, and the
  * SQLite store on a temp dir. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,180 +22,27 @@
 #define H (3600LL * 1000)
 #define T0 1700000000000LL
 
-/* ---- a fake store: rows in memory, transactions by snapshot ---- */
-
-struct fake {
-	struct gl_store base;
-	struct gl_resv_list rows;
-	struct gl_resv_list snap;
-	bool in_txn;
-	long version;
-	int lose_next_insert;   /* pretend another writer won this many inserts */
-	int addr_taken_next;    /* ... took the address of this many inserts (-EADDRINUSE) */
-	int inserts;
-	int begins;
-};
-
-static struct fake *F(struct gl_store *s)
-{
-	return (struct fake *)s;
-}
-
-static void copy_list(struct gl_resv_list *dst, const struct gl_resv_list *src)
-{
-	gl_store_list_free(dst);
-	for (size_t i = 0; i < src->n; i++)
-		assert_int_equal(gl_store_list_push(dst, &src->v[i]), 0);
-}
-
-static int fk_begin(struct gl_store *s, struct gl_err *err)
-{
-	assert_false(F(s)->in_txn);
-	copy_list(&F(s)->snap, &F(s)->rows);
-	F(s)->in_txn = true;
-	F(s)->begins++;
-	return 0;
-}
-
-static int fk_commit(struct gl_store *s, struct gl_err *err)
-{
-	assert_true(F(s)->in_txn);
-	F(s)->in_txn = false;
-	return 0;
-}
-
-static void fk_rollback(struct gl_store *s)
-{
-	if (F(s)->in_txn)
-		copy_list(&F(s)->rows, &F(s)->snap);
-	F(s)->in_txn = false;
-}
-
-static int fk_scan(struct gl_store *s, const char *network, struct gl_resv_list *ret,
-		   struct gl_err *err)
-{
-	for (size_t i = 0; i < F(s)->rows.n; i++)
-		if (!network || strcmp(F(s)->rows.v[i].network, network) == 0)
-			assert_int_equal(gl_store_list_push(ret, &F(s)->rows.v[i]), 0);
-	return 0;
-}
-
-/* The schema's two UNIQUE constraints; skip is the row being updated. */
-static bool fk_unique_ok(struct fake *f, const struct gl_resv *r, long skip)
-{
-	for (size_t i = 0; i < f->rows.n; i++) {
-		const struct gl_resv *o = &f->rows.v[i];
-
-		if ((long)i == skip || strcmp(o->network, r->network) != 0)
-			continue;
-		if (gl_ip_equal(&o->ip, &r->ip))
-			return false;
-		if (r->identity[0] && strcmp(o->identity, r->identity) == 0 &&
-		    strcmp(o->ifname, r->ifname) == 0 && o->pool == r->pool)
-			return false;
-	}
-	return true;
-}
-
-static long fk_find(struct fake *f, const struct gl_resv *r)
-{
-	for (size_t i = 0; i < f->rows.n; i++)
-		if (strcmp(f->rows.v[i].network, r->network) == 0 && gl_ip_equal(&f->rows.v[i].ip, &r->ip))
-			return (long)i;
-	return -1;
-}
-
-static int fk_insert(struct gl_store *s, struct gl_resv *r, struct gl_err *err)
-{
-	struct fake *f = F(s);
-
-	assert_true(f->in_txn);
-	f->inserts++;
-	if (f->addr_taken_next > 0) {
-		f->addr_taken_next--;
-		return -EADDRINUSE;
-	}
-	if (f->lose_next_insert > 0) {
-		f->lose_next_insert--;
-		return -EEXIST;
-	}
-	if (!fk_unique_ok(f, r, -1))
-		return -EEXIST;
-	snprintf(r->version, sizeof(r->version), "%ld", ++f->version);
-	assert_int_equal(gl_store_list_push(&f->rows, r), 0);
-	return 0;
-}
-
-static int fk_update(struct gl_store *s, struct gl_resv *r, struct gl_err *err)
-{
-	struct fake *f = F(s);
-	long i = fk_find(f, r);
-
-	assert_true(f->in_txn);
-	if (i < 0 || strcmp(f->rows.v[i].version, r->version) != 0)
-		return -ESTALE;
-	if (!fk_unique_ok(f, r, i))
-		return -EEXIST;
-	snprintf(r->version, sizeof(r->version), "%ld", ++f->version);
-	f->rows.v[i] = *r;
-	return 0;
-}
-
-static int fk_remove(struct gl_store *s, const struct gl_resv *r, struct gl_err *err)
-{
-	struct fake *f = F(s);
-	long i = fk_find(f, r);
-
-	assert_true(f->in_txn);
-	if (i < 0 || strcmp(f->rows.v[i].version, r->version) != 0)
-		return -ESTALE;
-	f->rows.v[i] = f->rows.v[f->rows.n - 1];
-	f->rows.n--;
-	return 0;
-}
-
-static int fk_status(struct gl_store *s, struct gl_err *err)
-{
-	return 0;
-}
-
-static void fk_close(struct gl_store *s)
-{
-	gl_store_list_free(&F(s)->rows);
-	gl_store_list_free(&F(s)->snap);
-	free(s);
-}
-
-static const struct gl_store_ops fake_ops = {
-	.type = "fake", .close = fk_close, .begin = fk_begin, .commit = fk_commit,
-	.rollback = fk_rollback, .scan = fk_scan, .insert = fk_insert, .update = fk_update,
-	.remove = fk_remove, .status = fk_status,
-};
-
-static struct fake *fake_new(void)
-{
-	struct fake *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->base.ops = &fake_ops;
-	return f;
-}
-
 /* ---- helpers ---- */
 
+/* The memory store (store_mem.c) behind a race store (unit.h): f stages
+ * the races and counts the calls. */
 struct env {
-	struct fake *f;
+	struct race_store *f;
 	struct gl_store *s;
 	struct gl_ipam_conf conf;
 };
 
 static void env_init(struct env *e, const char *ipam_json)
 {
+	struct gl_store_conf sc = { .type = "memory" };
+	struct gl_store *mem = NULL;
 	json_object *o = NULL;
 	struct gl_err err = {0};
 
 	memset(e, 0, sizeof(*e));
-	e->f = fake_new();
+	if (gl_store_open(&sc, &mem, &err) < 0)
+		fail_msg("memory store: %s", err.msg);
+	e->f = race_store_new(mem);
 	e->s = &e->f->base;
 	if (gl_json_parse_object(ipam_json, strlen(ipam_json), &o, &err) < 0)
 		fail_msg("bad test JSON: %s", err.msg);
@@ -234,15 +81,19 @@ static void del(struct env *e, const char *identity, const char *container, int6
 	assert_int_equal(gl_alloc_del(e->s, &r, &err), 0);
 }
 
+/* The row of ip (a copy, in a ring of four), NULL when none. */
 static const struct gl_resv *row_of(struct env *e, const char *ip)
 {
-	struct gl_ip x;
+	static struct gl_resv rows[4];
+	static int k;
 
-	assert_int_equal(gl_ip_parse(ip, &x), 0);
-	for (size_t i = 0; i < e->f->rows.n; i++)
-		if (gl_ip_equal(&e->f->rows.v[i].ip, &x))
-			return &e->f->rows.v[i];
-	return NULL;
+	k = (k + 1) % 4;
+	return store_row(e->s, NULL, ip, &rows[k]) ? &rows[k] : NULL;
+}
+
+static size_t n_rows(struct env *e)
+{
+	return store_rows(e->s, NULL);
 }
 
 static const char *status_of(struct env *e, const char *ip)
@@ -280,7 +131,7 @@ static void test_sticky(void **state)
 	assert_string_equal(add(&e, "games/dst-0", "c5", T0 + 100 * H), "192.168.1.200");
 	/* ADD of the same container again (runtime retry) is idempotent. */
 	assert_string_equal(add(&e, "games/dst-0", "c5", T0 + 100 * H), "192.168.1.200");
-	assert_int_equal(e.f->rows.n, 3);
+	assert_int_equal(n_rows(&e), 3);
 	env_done(&e);
 }
 
@@ -320,7 +171,7 @@ static void test_hold_expiry_and_exhaustion(void **state)
 	/* b lost its address to exhaustion; nothing left for it. */
 	assert_string_equal(add(&e, "b", "cb2", T0 + 2 * H), "E100");
 	/* A failed ADD leaves nothing behind. */
-	assert_int_equal(e.f->rows.n, 3);
+	assert_int_equal(n_rows(&e), 3);
 	env_done(&e);
 }
 
@@ -428,7 +279,7 @@ static void test_pin_moves_identity(void **state)
 	e2.f = e.f;
 	assert_string_equal(add(&e2, "games/dst-0", "c2", T0), "192.168.1.205");
 	assert_string_equal(status_of(&e2, "192.168.1.200"), "none");
-	assert_int_equal(e.f->rows.n, 1);
+	assert_int_equal(n_rows(&e), 1);
 	gl_ipamconf_free(&e2.conf);
 	env_done(&e);
 }
@@ -495,7 +346,7 @@ static void test_conflict_unknown_address(void **state)
 	r.n_conflicts = 2;
 	assert_string_equal(add_req(&e, r), "192.168.1.201");
 	assert_string_equal(status_of(&e, "192.168.1.200"), "Conflict");
-	assert_int_equal(e.f->rows.n, 2);
+	assert_int_equal(n_rows(&e), 2);
 	env_done(&e);
 }
 
@@ -548,7 +399,7 @@ static void test_undo(void **state)
 	assert_true(fresh[0]);
 	assert_int_equal(gl_alloc_undo(e.s, &r, fresh, &err), 0);
 	assert_string_equal(status_of(&e, ip_str(&ips[0])), "none");
-	assert_int_equal(e.f->rows.n, 0);
+	assert_int_equal(n_rows(&e), 0);
 
 	/* A returning identity keeps its address, Held again. */
 	assert_string_equal(add(&e, "games/dst-0", "c2", T0), "192.168.1.200");
@@ -752,7 +603,7 @@ static void test_range_change(void **state)
 	e2.s = e.s;
 	e2.f = e.f;
 	assert_string_equal(add(&e2, "a", "ca2", T0), "192.168.1.210");
-	assert_int_equal(e.f->rows.n, 1);
+	assert_int_equal(n_rows(&e), 1);
 	gl_ipamconf_free(&e2.conf);
 	env_done(&e);
 }
@@ -763,14 +614,14 @@ static void test_lost_race_retried(void **state)
 
 	env_init(&e, SEED "}");
 	/* A store without transactions says another writer won twice. */
-	e.f->lose_next_insert = 2;
+	e.f->lose_inserts = 2;
 	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
 	assert_int_equal(e.f->begins, 3);
-	assert_int_equal(e.f->rows.n, 1);
+	assert_int_equal(n_rows(&e), 1);
 	/* Forever losing: a clear "try again", nothing left behind. */
-	e.f->lose_next_insert = 1000;
+	e.f->lose_inserts = 1000;
 	assert_string_equal(add(&e, "b", "cb", T0), "E11");
-	assert_int_equal(e.f->rows.n, 1);
+	assert_int_equal(n_rows(&e), 1);
 	env_done(&e);
 }
 
@@ -783,20 +634,20 @@ static void test_address_taken_probes(void **state)
 	const char *got;
 
 	env_init(&e, "{\"subnet\":\"10.0.0.0/16\"}");
-	e.f->addr_taken_next = 3;
+	e.f->take_addrs = 3;
 	got = add(&e, "a", "ca", T0);
 	assert_int_equal(strncmp(got, "10.0.", 5), 0);
 	assert_string_not_equal(got, "10.0.0.2"); /* .1: the default gateway */
 	assert_int_equal(e.f->begins, 1);
 	assert_int_equal(e.f->inserts, 4);
-	assert_int_equal(e.f->rows.n, 1);
+	assert_int_equal(n_rows(&e), 1);
 	/* Losing every probe: decided again, then "try again"; nothing left. */
-	e.f->addr_taken_next = 100000;
+	e.f->take_addrs = 100000;
 	e.f->begins = 0;
 	assert_string_equal(add(&e, "b", "cb", T0), "E11");
-	assert_int_equal(e.f->rows.n, 1);
+	assert_int_equal(n_rows(&e), 1);
 	assert_true(e.f->begins > 1);
-	e.f->addr_taken_next = 0;
+	e.f->take_addrs = 0;
 	/* Uncontended: still the lowest free (.1 is the default gateway). */
 	assert_string_equal(add(&e, "c", "cc", T0), "10.0.0.2");
 	env_done(&e);
@@ -816,7 +667,7 @@ static void test_big_pool_cheap(void **state)
 		assert_int_equal(strncmp(add(&e, id, id, T0), "10.0.", 5), 0);
 	}
 	t0 = gl_now_mono_ms();
-	e.f->addr_taken_next = 7;
+	e.f->take_addrs = 7;
 	assert_int_equal(strncmp(add(&e, "late", "late", T0), "10.", 3), 0);
 	assert_true(gl_now_mono_ms() - t0 < 2000);
 	env_done(&e);

@@ -14,65 +14,7 @@
 #include "cni/cni.h"
 #include "base/json.h"
 #include "base/util.h"
-
-/* ---- a fake environment ---- */
-
-#define ENV_MAX 16
-
-static struct {
-	const char *k, *v;
-} env[ENV_MAX];
-
-static void env_clear(void)
-{
-	memset(env, 0, sizeof(env));
-}
-
-/* Set (v non-NULL) or remove (v NULL) a variable. */
-static void env_set(const char *k, const char *v)
-{
-	for (int i = 0; i < ENV_MAX; i++) {
-		if (env[i].k && strcmp(env[i].k, k) == 0) {
-			env[i].v = v;
-			if (!v)
-				env[i].k = NULL;
-			return;
-		}
-	}
-	if (!v)
-		return;
-	for (int i = 0; i < ENV_MAX; i++) {
-		if (!env[i].k) {
-			env[i].k = k;
-			env[i].v = v;
-			return;
-		}
-	}
-	fail_msg("fake env full");
-}
-
-static const char *fake_getenv(const char *name)
-{
-	for (int i = 0; i < ENV_MAX; i++)
-		if (env[i].k && strcmp(env[i].k, name) == 0)
-			return env[i].v;
-	return NULL;
-}
-
-#define K8S_ARGS "IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0;" \
-		 "K8S_POD_INFRA_CONTAINER_ID=c0ffee01"
-
-/* What kubelet's runtime passes on ADD (and the others). */
-static void env_runtime(const char *cmd)
-{
-	env_clear();
-	env_set("CNI_COMMAND", cmd);
-	env_set("CNI_CONTAINERID", "c0ffee01");
-	env_set("CNI_NETNS", "/run/netns/pod1");
-	env_set("CNI_IFNAME", "eth0");
-	env_set("CNI_PATH", "/opt/cni/bin:/usr/lib/cni");
-	env_set("CNI_ARGS", K8S_ARGS);
-}
+#include "unit.h"
 
 #define CONF "{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"gamelan-macvlan\"}"
 #define CONF11 "{\"cniVersion\":\"1.1.0\",\"name\":\"lan\",\"type\":\"gamelan-macvlan\"}"
@@ -187,7 +129,7 @@ static void test_req_add(void **state)
 	struct gl_cni_req req;
 	struct gl_err err;
 
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	assert_int_equal(parse(&req, CONF, &err), 0);
 	assert_int_equal(req.cmd, GL_CNI_ADD);
 	assert_string_equal(req.container_id, "c0ffee01");
@@ -221,30 +163,30 @@ static void test_req_del_check(void **state)
 	struct gl_cni_req req;
 	struct gl_err err;
 
-	env_runtime("DEL");
+	fake_env_runtime("DEL");
 	assert_int_equal(parse(&req, CONF, &err), 0);
 	assert_int_equal(req.cmd, GL_CNI_DEL);
 	assert_string_equal(req.identity, "games/dst-0");
 	gl_cni_req_free(&req);
 	/* DEL may come after the netns is gone: CNI_NETNS is optional. */
-	env_set("CNI_NETNS", NULL);
+	fake_env_set("CNI_NETNS", NULL);
 	assert_int_equal(parse(&req, CONF, &err), 0);
 	assert_string_equal(req.netns, "");
 	gl_cni_req_free(&req);
-	env_set("CNI_NETNS", "");
+	fake_env_set("CNI_NETNS", "");
 	assert_int_equal(parse(&req, CONF, &err), 0);
 	gl_cni_req_free(&req);
 
-	env_runtime("CHECK");
+	fake_env_runtime("CHECK");
 	assert_int_equal(parse(&req, CONF, &err), 0);
 	assert_int_equal(req.cmd, GL_CNI_CHECK);
 	assert_string_equal(req.netns, "/run/netns/pod1");
 	gl_cni_req_free(&req);
 	/* ...but ADD and CHECK need it. */
-	env_set("CNI_NETNS", NULL);
+	fake_env_set("CNI_NETNS", NULL);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_NETNS");
-	env_runtime("ADD");
-	env_set("CNI_NETNS", NULL);
+	fake_env_runtime("ADD");
+	fake_env_set("CNI_NETNS", NULL);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_NETNS");
 }
 
@@ -254,8 +196,8 @@ static void test_req_version(void **state)
 	struct gl_err err;
 
 	/* VERSION needs nothing but the command; stdin may be empty. */
-	env_clear();
-	env_set("CNI_COMMAND", "VERSION");
+	fake_env_clear();
+	fake_env_set("CNI_COMMAND", "VERSION");
 	assert_int_equal(parse(&req, "", &err), 0);
 	assert_int_equal(req.cmd, GL_CNI_VERSION);
 	assert_string_equal(req.cni_version, GL_CNI_VERSION_LATEST);
@@ -278,8 +220,8 @@ static void test_req_version_newer_runtime(void **state)
 	/* A runtime newer than us asks VERSION with its own newest version, to
 	 * learn which versions we speak; the reference skeleton answers
 	 * whatever the stdin says, so that the runtime can pick one. */
-	env_clear();
-	env_set("CNI_COMMAND", "VERSION");
+	fake_env_clear();
+	fake_env_set("CNI_COMMAND", "VERSION");
 	r = parse(&req, "{\"cniVersion\":\"1.2.0\"}", &err);
 	print_message("r=%d code=%d msg=%s\n", r, err.code, err.msg);
 	assert_int_equal(r, 0);
@@ -293,16 +235,16 @@ static void test_req_status_gc(void **state)
 	struct gl_err err;
 
 	/* STATUS and GC have no container: only command, path and config. */
-	env_clear();
-	env_set("CNI_COMMAND", "STATUS");
-	env_set("CNI_PATH", "/opt/cni/bin");
+	fake_env_clear();
+	fake_env_set("CNI_COMMAND", "STATUS");
+	fake_env_set("CNI_PATH", "/opt/cni/bin");
 	assert_int_equal(parse(&req, CONF11, &err), 0);
 	assert_int_equal(req.cmd, GL_CNI_STATUS);
 	assert_string_equal(req.container_id, "");
 	assert_string_equal(req.cni_version, "1.1.0");
 	gl_cni_req_free(&req);
 
-	env_set("CNI_COMMAND", "GC");
+	fake_env_set("CNI_COMMAND", "GC");
 	assert_int_equal(parse(&req, CONF11, &err), 0);
 	assert_int_equal(req.cmd, GL_CNI_GC);
 	assert_false(req.has_valid);
@@ -310,21 +252,21 @@ static void test_req_status_gc(void **state)
 
 	/* Both need cniVersion 1.1.0. */
 	expect_fail(CONF, GL_ERR_VERSION, "1.1.0");
-	env_set("CNI_COMMAND", "STATUS");
+	fake_env_set("CNI_COMMAND", "STATUS");
 	expect_fail(CONF, GL_ERR_VERSION, "1.1.0");
 	expect_fail("{\"cniVersion\":\"0.4.0\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, NULL);
 }
 
 static void test_req_check_version(void **state)
 {
-	env_runtime("CHECK");
+	fake_env_runtime("CHECK");
 	/* CHECK exists from 0.4.0 on. */
 	expect_fail("{\"cniVersion\":\"0.3.1\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, "0.4.0");
 	expect_fail("{\"cniVersion\":\"0.3.0\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, NULL);
 	expect_ok("{\"cniVersion\":\"0.4.0\",\"name\":\"lan\",\"type\":\"x\"}");
 	expect_ok(CONF11);
 	/* ADD is fine with 0.3.x. */
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	expect_ok("{\"cniVersion\":\"0.3.0\",\"name\":\"lan\",\"type\":\"x\"}");
 	expect_ok("{\"cniVersion\":\"0.3.1\",\"name\":\"lan\",\"type\":\"x\"}");
 }
@@ -333,14 +275,14 @@ static void test_req_check_version(void **state)
 
 static void test_env_command(void **state)
 {
-	env_runtime("ADD");
-	env_set("CNI_COMMAND", NULL);
+	fake_env_runtime("ADD");
+	fake_env_set("CNI_COMMAND", NULL);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_COMMAND");
-	env_set("CNI_COMMAND", "");
+	fake_env_set("CNI_COMMAND", "");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_COMMAND");
-	env_set("CNI_COMMAND", "add");
+	fake_env_set("CNI_COMMAND", "add");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_COMMAND");
-	env_set("CNI_COMMAND", "DELETE");
+	fake_env_set("CNI_COMMAND", "DELETE");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_COMMAND");
 }
 
@@ -351,20 +293,20 @@ static void test_env_container_id(void **state)
 
 	for (const char *const *cmd = (const char *const[]){ "ADD", "DEL", "CHECK", NULL }; *cmd; cmd++) {
 		print_message("%s\n", *cmd);
-		env_runtime(*cmd);
-		env_set("CNI_CONTAINERID", NULL);
+		fake_env_runtime(*cmd);
+		fake_env_set("CNI_CONTAINERID", NULL);
 		expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_CONTAINERID");
-		env_set("CNI_CONTAINERID", "");
+		fake_env_set("CNI_CONTAINERID", "");
 		expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_CONTAINERID");
 		for (size_t i = 0; i < GL_ARRAY_SIZE(bad); i++) {
-			env_set("CNI_CONTAINERID", bad[i]);
+			fake_env_set("CNI_CONTAINERID", bad[i]);
 			expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_CONTAINERID");
 		}
 	}
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	memset(longid, 'a', sizeof(longid));
 	longid[sizeof(longid) - 1] = '\0';
-	env_set("CNI_CONTAINERID", longid);
+	fake_env_set("CNI_CONTAINERID", longid);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_CONTAINERID");
 }
 
@@ -372,25 +314,25 @@ static void test_env_ifname(void **state)
 {
 	static const char *const bad[] = { "a/b", ".", "..", "eth 0", "eth0:1", "/", "a\tb" };
 
-	env_runtime("ADD");
-	env_set("CNI_IFNAME", NULL);
+	fake_env_runtime("ADD");
+	fake_env_set("CNI_IFNAME", NULL);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_IFNAME");
-	env_set("CNI_IFNAME", "");
+	fake_env_set("CNI_IFNAME", "");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_IFNAME");
 	/* IFNAMSIZ is 16: 15 characters is the most. */
-	env_set("CNI_IFNAME", "abcdefghijklmnop");
+	fake_env_set("CNI_IFNAME", "abcdefghijklmnop");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_IFNAME");
-	env_set("CNI_IFNAME", "averyveryverylonginterfacename");
+	fake_env_set("CNI_IFNAME", "averyveryverylonginterfacename");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_IFNAME");
-	env_set("CNI_IFNAME", "abcdefghijklmno");
+	fake_env_set("CNI_IFNAME", "abcdefghijklmno");
 	expect_ok(CONF);
 	for (size_t i = 0; i < GL_ARRAY_SIZE(bad); i++) {
-		env_set("CNI_IFNAME", bad[i]);
+		fake_env_set("CNI_IFNAME", bad[i]);
 		expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_IFNAME");
 	}
 	/* DEL validates it as well. */
-	env_runtime("DEL");
-	env_set("CNI_IFNAME", "../eth0");
+	fake_env_runtime("DEL");
+	fake_env_set("CNI_IFNAME", "../eth0");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_IFNAME");
 }
 
@@ -398,33 +340,33 @@ static void test_env_netns(void **state)
 {
 	static char longpath[PATH_MAX + 10];
 
-	env_runtime("ADD");
-	env_set("CNI_NETNS", "run/netns/pod1");
+	fake_env_runtime("ADD");
+	fake_env_set("CNI_NETNS", "run/netns/pod1");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_NETNS");
-	env_set("CNI_NETNS", "pod1");
+	fake_env_set("CNI_NETNS", "pod1");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_NETNS");
 	longpath[0] = '/';
 	memset(longpath + 1, 'a', sizeof(longpath) - 2);
 	longpath[sizeof(longpath) - 1] = '\0';
-	env_set("CNI_NETNS", longpath);
+	fake_env_set("CNI_NETNS", longpath);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_NETNS");
-	env_runtime("DEL");
-	env_set("CNI_NETNS", "relative");
+	fake_env_runtime("DEL");
+	fake_env_set("CNI_NETNS", "relative");
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_NETNS");
 	/* A /proc path (as docker and podman pass) is fine. */
-	env_runtime("ADD");
-	env_set("CNI_NETNS", "/proc/1234/ns/net");
+	fake_env_runtime("ADD");
+	fake_env_set("CNI_NETNS", "/proc/1234/ns/net");
 	expect_ok(CONF);
 	/* CNI_PATH is optional for the request itself. */
-	env_set("CNI_PATH", NULL);
+	fake_env_set("CNI_PATH", NULL);
 	expect_ok(CONF);
 }
 
 static void test_env_empty_stdin(void **state)
 {
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	expect_fail("", GL_ERR_DECODE, NULL);
-	env_runtime("DEL");
+	fake_env_runtime("DEL");
 	expect_fail("", GL_ERR_DECODE, NULL);
 }
 
@@ -432,7 +374,7 @@ static void test_env_empty_stdin(void **state)
 
 static void test_conf_version(void **state)
 {
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	{
 		/* No cniVersion (a NetworkAttachmentDefinition as in multus'
 		 * quickstart): the default version, written into the config that
@@ -482,7 +424,7 @@ static void test_conf_name_type(void **state)
 	};
 	char big[600];
 
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	for (size_t i = 0; i < GL_ARRAY_SIZE(bad_names); i++) {
 		print_message("%s\n", bad_names[i]);
 		expect_fail(bad_names[i], GL_ERR_INVALID_CONFIG, "name");
@@ -501,7 +443,7 @@ static void test_conf_name_type(void **state)
 
 static void test_conf_decode(void **state)
 {
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	expect_fail("{", GL_ERR_DECODE, NULL);
 	expect_fail("not json", GL_ERR_DECODE, NULL);
 	expect_fail("[1,2]", GL_ERR_DECODE, NULL);
@@ -573,20 +515,20 @@ static void test_cni_args_bad(void **state)
 	};
 	char big[5000], uid[200];
 
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	for (size_t i = 0; i < GL_ARRAY_SIZE(bad); i++) {
 		print_message("CNI_ARGS=%s\n", bad[i]);
-		env_set("CNI_ARGS", bad[i]);
+		fake_env_set("CNI_ARGS", bad[i]);
 		expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_ARGS");
 	}
 	/* Too long as a whole or for a field: refused, not truncated. */
 	memset(big, 'a', sizeof(big));
 	memcpy(big, "FOO=", 4);
 	big[sizeof(big) - 1] = '\0';
-	env_set("CNI_ARGS", big);
+	fake_env_set("CNI_ARGS", big);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_ARGS");
 	snprintf(uid, sizeof(uid), "K8S_POD_UID=%0150d", 7);
-	env_set("CNI_ARGS", uid);
+	fake_env_set("CNI_ARGS", uid);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "K8S_POD_UID");
 	{
 		struct gl_cni_req req;
@@ -622,37 +564,37 @@ static void test_identity_precedence(void **state)
 	static const char *const with_conf =
 		"{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"x\",\"identity\":\"conf-id\"}";
 
-	env_runtime("ADD");
-	env_set("CNI_ARGS", K8S_ARGS ";GAMELAN_IDENTITY=env-id");
+	fake_env_runtime("ADD");
+	fake_env_set("CNI_ARGS", FAKE_K8S_ARGS ";GAMELAN_IDENTITY=env-id");
 	/* 1. args.cni.identity beats everything. */
 	expect_identity(with_args, "args-id", true);
 	/* 2. then GAMELAN_IDENTITY in CNI_ARGS. */
 	expect_identity(with_conf, "env-id", true);
 	/* 3. then the Kubernetes pod, sticky. */
-	env_set("CNI_ARGS", K8S_ARGS);
+	fake_env_set("CNI_ARGS", FAKE_K8S_ARGS);
 	expect_identity(with_conf, "games/dst-0", true);
 	/* 4. then the config's identity. */
-	env_set("CNI_ARGS", "IgnoreUnknown=1");
+	fake_env_set("CNI_ARGS", "IgnoreUnknown=1");
 	expect_identity(with_conf, "conf-id", true);
 	/* 5. else the container ID, which is not sticky. */
 	expect_identity(CONF, "c0ffee01", false);
-	env_set("CNI_ARGS", NULL);
+	fake_env_set("CNI_ARGS", NULL);
 	expect_identity(CONF, "c0ffee01", false);
 	/* A namespace without a pod name is not a pod identity. */
-	env_set("CNI_ARGS", "K8S_POD_NAMESPACE=games");
+	fake_env_set("CNI_ARGS", "K8S_POD_NAMESPACE=games");
 	expect_identity(CONF, "c0ffee01", false);
-	env_set("CNI_ARGS", "K8S_POD_NAME=dst-0");
+	fake_env_set("CNI_ARGS", "K8S_POD_NAME=dst-0");
 	expect_identity(with_conf, "conf-id", true);
 	/* An empty GAMELAN_IDENTITY is as good as none. */
-	env_set("CNI_ARGS", K8S_ARGS ";GAMELAN_IDENTITY=");
+	fake_env_set("CNI_ARGS", FAKE_K8S_ARGS ";GAMELAN_IDENTITY=");
 	expect_identity(CONF, "games/dst-0", true);
 	/* args.cni without identity falls through. */
 	expect_identity("{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"x\","
 			"\"args\":{\"cni\":{\"other\":1}}}", "games/dst-0", true);
 	/* The same on DEL and CHECK: DEL must find what ADD reserved. */
-	env_runtime("DEL");
+	fake_env_runtime("DEL");
 	expect_identity(with_conf, "games/dst-0", true);
-	env_runtime("CHECK");
+	fake_env_runtime("CHECK");
 	expect_identity(with_args, "args-id", true);
 }
 
@@ -660,8 +602,8 @@ static void test_identity_bad(void **state)
 {
 	char big[700];
 
-	env_runtime("ADD");
-	env_set("CNI_ARGS", NULL);
+	fake_env_runtime("ADD");
+	fake_env_set("CNI_ARGS", NULL);
 	expect_fail("{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"x\",\"identity\":\"a b\"}",
 		    GL_ERR_INVALID_CONFIG, "identity");
 	expect_fail("{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"x\",\"identity\":\"\"}",
@@ -676,7 +618,7 @@ static void test_identity_bad(void **state)
 		    GL_ERR_INVALID_CONFIG, "identity");
 	snprintf(big, sizeof(big), "{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"x\",\"identity\":\"%0600d\"}", 3);
 	expect_fail(big, GL_ERR_INVALID_CONFIG, "identity");
-	env_set("CNI_ARGS", "GAMELAN_IDENTITY=a\tb");
+	fake_env_set("CNI_ARGS", "GAMELAN_IDENTITY=a\tb");
 	expect_fail(CONF, GL_ERR_INVALID_CONFIG, "identity");
 }
 
@@ -688,7 +630,7 @@ static void test_runtime_config(void **state)
 	struct gl_err err;
 	char buf[GL_PREFIX_STRLEN];
 
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	assert_int_equal(parse(&req, "{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"x\","
 			       "\"runtimeConfig\":{\"ips\":[\"192.168.1.200/24\",\"192.168.1.201\",\"2001:db8::5\"],"
 			       "\"mac\":\"02:00:00:00:00:01\",\"portMappings\":[]}}", &err), 0);
@@ -723,7 +665,7 @@ static void test_runtime_config_bad(void **state)
 		"{\"runtimeConfig\":{\"mac\":5}}",
 	};
 
-	env_runtime("ADD");
+	fake_env_runtime("ADD");
 	for (size_t i = 0; i < GL_ARRAY_SIZE(bad); i++) {
 		char conf[512];
 
@@ -741,8 +683,8 @@ static void test_gc_attachments(void **state)
 	struct gl_cni_req req;
 	struct gl_err err;
 
-	env_clear();
-	env_set("CNI_COMMAND", "GC");
+	fake_env_clear();
+	fake_env_set("CNI_COMMAND", "GC");
 	assert_int_equal(parse(&req, "{\"cniVersion\":\"1.1.0\",\"name\":\"lan\",\"type\":\"x\","
 			       "\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
 			       "{\"containerID\":\"c2\",\"ifname\":\"net1\"}]}", &err), 0);
@@ -790,8 +732,8 @@ static void test_gc_attachments_bad(void **state)
 		"\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\",\"ifname\":\"averyveryverylongname\"}]",
 	};
 
-	env_clear();
-	env_set("CNI_COMMAND", "GC");
+	fake_env_clear();
+	fake_env_set("CNI_COMMAND", "GC");
 	for (size_t i = 0; i < GL_ARRAY_SIZE(bad); i++) {
 		char conf[512];
 
@@ -1150,7 +1092,7 @@ static void test_prev_result(void **state)
 	struct gl_err err;
 	char conf[2048];
 
-	env_runtime("CHECK");
+	fake_env_runtime("CHECK");
 	snprintf(conf, sizeof(conf), "{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"x\",\"prevResult\":%s}",
 		 RESULT_100);
 	assert_int_equal(parse(&req, conf, &err), 0);

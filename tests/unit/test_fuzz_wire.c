@@ -27,6 +27,7 @@
 #include "base/util.h"
 #include "cni/cni.h"
 #include "net/snat.h"
+#include "unit.h"
 
 static uint64_t seed = 0x67616d656c616eull; /* "gamelan" */
 static int iters = 10000;
@@ -676,21 +677,6 @@ static void test_fuzz_times(void **state)
 
 /* ---- gamelan-snat's in-pod config ---- */
 
-static const char *fuzz_getenv(const char *name)
-{
-	static const char *const env[][2] = {
-		{ "CNI_COMMAND", "ADD" }, { "CNI_CONTAINERID", "c0ffee01" },
-		{ "CNI_NETNS", "/run/netns/pod1" }, { "CNI_IFNAME", "eth0" },
-		{ "CNI_PATH", "/opt/cni/bin" },
-		{ "CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0" },
-	};
-
-	for (size_t i = 0; i < GL_ARRAY_SIZE(env); i++)
-		if (strcmp(env[i][0], name) == 0)
-			return env[i][1];
-	return NULL;
-}
-
 #define SNAT_PREV "\"prevResult\":{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"eth0\"," \
 	"\"sandbox\":\"/run/netns/pod1\"}],\"ips\":[{\"address\":\"192.168.1.220/24\"," \
 	"\"gateway\":\"192.168.1.1\",\"interface\":0},{\"address\":\"fd00:1::100/64\"," \
@@ -750,7 +736,7 @@ static void test_fuzz_snat_conf(void **state)
 		int r;
 
 		assert_non_null(c);
-		r = gl_cni_req_parse(&req, fuzz_getenv, buf, len, &e);
+		r = gl_cni_req_parse(&req, fake_getenv, buf, len, &e);
 		is_errno(r, "gl_cni_req_parse", it, buf);
 		if (r == 0) {
 			r = gl_snat_cni_conf_parse(&req, c, &e);

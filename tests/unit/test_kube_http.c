@@ -2,8 +2,9 @@
  * HTTP on 127.0.0.1: errors mapped from Status objects, pagination, watch
  * resume after a dropped stream, events split across chunks, 410 -> relist,
  * token reload on 401, kubeconfig variants with TLS, retries and timeouts.
- * The fake runs as a child process on port 0 (--port-file); skipped when no
- * python3 or no fake is found. */
+ * The fake runs as a child process on port 0 (--port-file). Without python3
+ * (with ssl), the fake or the openssl CLI (tests/install-deps.sh installs
+ * them) the cases fail, saying what is missing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,12 +255,19 @@ static bool can_run(void)
 	return system(cmd) == 0;
 }
 
-#define NEED_FAKE()                                                 \
-	do {                                                        \
-		if (!can_run()) {                                   \
-			print_message("no python3 or no fake: skipped\n"); \
-			skip();                                     \
-		}                                                   \
+#define NEED_FAKE()                                                                        \
+	do {                                                                               \
+		if (!can_run())                                                            \
+			fail_msg("%s", fake_path[0] ? "python3 with its ssl module is missing " \
+				 "(tests/install-deps.sh installs python3)" :                     \
+				 "netns-harness/fakeapi/fakeapi.py not found (set GL_TOP)");      \
+	} while (0)
+
+#define NEED_CERTS()                                                                  \
+	do {                                                                          \
+		if (!have_certs)                                                      \
+			fail_msg("the openssl CLI did not make the test certificates "   \
+				 "(tests/install-deps.sh installs openssl)");            \
 	} while (0)
 
 static int test_setup(void **state)
@@ -705,10 +713,7 @@ static void test_tls_variants(void **state)
 	struct gl_kube *k;
 
 	NEED_FAKE();
-	if (!have_certs) {
-		print_message("no openssl CLI: skipped\n");
-		skip();
-	}
+	NEED_CERTS();
 	snprintf(a, sizeof(a), "%s/srv.crt", tmpdir);
 	snprintf(b, sizeof(b), "%s/srv.key", tmpdir);
 	snprintf(c, sizeof(c), "%s/ca.crt", tmpdir);
@@ -748,8 +753,7 @@ static void test_in_cluster(void **state)
 	json_object *o = NULL;
 
 	NEED_FAKE();
-	if (!have_certs)
-		skip();
+	NEED_CERTS();
 	snprintf(a, sizeof(a), "%s/srv.crt", tmpdir);
 	snprintf(b, sizeof(b), "%s/srv.key", tmpdir);
 	snprintf(c, sizeof(c), "%s/ca.crt", tmpdir);

@@ -13,22 +13,7 @@
 #include "cni/cni.h"
 #include "net/macvlan.h"
 
-static const char *fake_getenv(const char *name)
-{
-	static const char *const env[][2] = {
-		{ "CNI_COMMAND", "ADD" },
-		{ "CNI_CONTAINERID", "c0ffee01" },
-		{ "CNI_NETNS", "/run/netns/pod1" },
-		{ "CNI_IFNAME", "eth0" },
-		{ "CNI_PATH", "/opt/cni/bin" },
-		{ "CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0" },
-	};
-
-	for (size_t i = 0; i < GL_ARRAY_SIZE(env); i++)
-		if (strcmp(env[i][0], name) == 0)
-			return env[i][1];
-	return NULL;
-}
+#include "unit.h"
 
 #define HEAD "{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"gamelan-macvlan\""
 

@@ -21,25 +21,7 @@
 #include "cni/cni.h"
 #include "net/snat.h"
 
-static const char *container_id = "c0ffee01";
-
-static const char *fake_getenv(const char *name)
-{
-	static const char *const env[][2] = {
-		{ "CNI_COMMAND", "ADD" },
-		{ "CNI_NETNS", "/run/netns/pod1" },
-		{ "CNI_IFNAME", "eth0" },
-		{ "CNI_PATH", "/opt/cni/bin" },
-		{ "CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=dst-0" },
-	};
-
-	if (strcmp(name, "CNI_CONTAINERID") == 0)
-		return container_id;
-	for (size_t i = 0; i < GL_ARRAY_SIZE(env); i++)
-		if (strcmp(env[i][0], name) == 0)
-			return env[i][1];
-	return NULL;
-}
+#include "unit.h"
 
 #define HEAD "{\"cniVersion\":\"1.0.0\",\"name\":\"lan\",\"type\":\"gamelan-snat\""
 /* What gamelan-macvlan returns for a pod on the seed's LAN. */
@@ -251,9 +233,9 @@ static void test_long_container_id(void **state)
 	struct gl_snat_conf c;
 
 	memset(id, 'a', sizeof(id) - 1);
-	container_id = id;
+	fake_env_set("CNI_CONTAINERID", id);
 	ok("", &c);
-	container_id = "c0ffee01";
+	fake_env_runtime("ADD");
 	/* nft(8) reads comments of at most 127 bytes: the ID is cut, the
 	 * interface kept. */
 	assert_true(strlen(c.comment) <= GL_SNAT_COMMENT_MAX - 1);

@@ -1,5 +1,6 @@
 /* One suite of store-level and allocator-level cases, run against every
- * store: SQLite in a temp dir, and the Kubernetes store against the fake
+ * store: SQLite in a temp dir, the memory store (store_mem.c), and the
+ * Kubernetes store against the fake
  * API server (netns-harness/fakeapi/fakeapi.py, started here as a child on
  * 127.0.0.1, the IPReservation CRD posted first). The same behaviour is the
  * contract (store.h). Then the Kubernetes store's own cases: its pure
@@ -90,7 +91,7 @@ static void fake_stop(void)
 
 /* ---- backends ---- */
 
-enum backend { SQLITE, KUBE };
+enum backend { SQLITE, KUBE, MEMORY };
 
 struct env {
 	enum backend be;
@@ -105,8 +106,9 @@ static int seq;
 
 static struct gl_store *open_store(struct env *e)
 {
-	struct gl_store_conf sc = { .type = e->be == SQLITE ? "sqlite" : "kubernetes", .path = e->db,
-				    .create = true, .kubeconfig = kubeconfig, .namespace = "gamelan-system" };
+	static const char *const types[] = { [SQLITE] = "sqlite", [KUBE] = "kubernetes", [MEMORY] = "memory" };
+	struct gl_store_conf sc = { .type = types[e->be], .path = e->db, .create = true,
+				    .kubeconfig = kubeconfig, .namespace = "gamelan-system" };
 	struct gl_store *s = NULL;
 	struct gl_err err = {0};
 
@@ -115,8 +117,9 @@ static struct gl_store *open_store(struct env *e)
 	return s;
 }
 
-/* A fresh store (SQLite) or a fresh network (Kubernetes: the fake lives
- * for the whole run, each case names its own network). */
+/* A fresh store (SQLite; memory: a name of its own, that a second handle
+ * shares) or a fresh network (Kubernetes: the fake lives for the whole
+ * run, each case names its own network). */
 static void env_init(struct env *e, enum backend be, const char *ipam_json)
 {
 	json_object *o = NULL;
@@ -129,6 +132,8 @@ static void env_init(struct env *e, enum backend be, const char *ipam_json)
 		snprintf(e->dir, sizeof(e->dir), "/tmp/gl-suite-sq.XXXXXX");
 		assert_non_null(mkdtemp(e->dir));
 		snprintf(e->db, sizeof(e->db), "%s/ipam.db", e->dir);
+	} else if (be == MEMORY) {
+		snprintf(e->db, sizeof(e->db), "suite-%d", seq);
 	}
 	e->s = open_store(e);
 	if (gl_json_parse_object(ipam_json, strlen(ipam_json), &o, &err) < 0)
@@ -196,18 +201,9 @@ static void scan(struct env *e, const char *network, struct gl_resv_list *l)
 /* The row of ip in the case's network (a copy), found = false when none. */
 static struct gl_resv row_of(struct env *e, const char *ip, bool *found)
 {
-	_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
 	struct gl_resv r = {0};
-	struct gl_ip x;
 
-	*found = false;
-	assert_int_equal(gl_ip_parse(ip, &x), 0);
-	scan(e, e->net, &l);
-	for (size_t i = 0; i < l.n; i++)
-		if (gl_ip_equal(&l.v[i].ip, &x)) {
-			r = l.v[i];
-			*found = true;
-		}
+	*found = store_row(e->s, e->net, ip, &r);
 	return r;
 }
 
@@ -221,10 +217,7 @@ static const char *status_of(struct env *e, const char *ip)
 
 static size_t n_rows(struct env *e)
 {
-	_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
-
-	scan(e, e->net, &l);
-	return l.n;
+	return store_rows(e->s, e->net);
 }
 
 static struct gl_resv mkrow(struct env *e, const char *ip, const char *identity, int pool)
@@ -388,7 +381,7 @@ static void test_roundtrip_and_scan_filter(void **state)
 
 	env_init(&e, be_of(state), SEED "}");
 	env_init(&other, be_of(state), SEED "}");
-	if (e.be == SQLITE) {
+	if (e.be != KUBE) {
 		/* One database for both networks. */
 		gl_store_close(other.s);
 		snprintf(other.db, sizeof(other.db), "%s", e.db);
@@ -585,75 +578,21 @@ static void test_gc(void **state)
 	env_done(&e);
 }
 
-/* A wrapper that hides some rows from the first scan: the allocator's view
- * is stale, as when another node took the address between its scan and
- * its write. */
-struct stale {
-	struct gl_store base;
-	struct gl_store *inner;
-	struct gl_ip hide;
-	int scans;
-	int inserts;
-};
-
-static struct stale *S(struct gl_store *s)
-{
-	return (struct stale *)s;
-}
-
-static int st_begin(struct gl_store *s, struct gl_err *err) { return S(s)->inner->ops->begin(S(s)->inner, err); }
-static int st_commit(struct gl_store *s, struct gl_err *err) { return S(s)->inner->ops->commit(S(s)->inner, err); }
-static void st_rollback(struct gl_store *s) { S(s)->inner->ops->rollback(S(s)->inner); }
-static int st_update(struct gl_store *s, struct gl_resv *r, struct gl_err *err) { return S(s)->inner->ops->update(S(s)->inner, r, err); }
-static int st_remove(struct gl_store *s, const struct gl_resv *r, struct gl_err *err) { return S(s)->inner->ops->remove(S(s)->inner, r, err); }
-static int st_status(struct gl_store *s, struct gl_err *err) { return 0; }
-static void st_close(struct gl_store *s) { free(s); }
-
-static int st_insert(struct gl_store *s, struct gl_resv *r, struct gl_err *err)
-{
-	S(s)->inserts++;
-	return S(s)->inner->ops->insert(S(s)->inner, r, err);
-}
-
-static int st_scan(struct gl_store *s, const char *network, struct gl_resv_list *ret,
-		   struct gl_err *err)
-{
-	size_t n0 = ret->n, k = n0;
-	int r = S(s)->inner->ops->scan(S(s)->inner, network, ret, err);
-
-	if (r < 0 || S(s)->scans++ > 0)
-		return r;
-	for (size_t i = n0; i < ret->n; i++)
-		if (!gl_ip_equal(&ret->v[i].ip, &S(s)->hide))
-			ret->v[k++] = ret->v[i];
-	ret->n = k;
-	return 0;
-}
-
-static const struct gl_store_ops stale_ops = {
-	.type = "stale", .close = st_close, .begin = st_begin, .commit = st_commit,
-	.rollback = st_rollback, .scan = st_scan, .insert = st_insert, .update = st_update,
-	.remove = st_remove, .status = st_status,
-};
-
+/* The allocator's first scan does not show a row: its view is stale, as
+ * when another node took the address between its scan and its write. */
 static void test_taken_under_us(void **state)
 {
 	struct env e;
-	struct stale *w = calloc(1, sizeof(*w));
-	struct gl_store *real;
+	struct race_store *w;
 	const char *got;
 
-	assert_non_null(w);
 	env_init(&e, be_of(state), SEED "}");
 	assert_string_equal(add(&e, "games/first", "c1", T0), "192.168.1.200");
-	real = e.s;
-	w->base.ops = &stale_ops;
-	w->inner = real;
-	assert_int_equal(gl_ip_parse("192.168.1.200", &w->hide), 0);
+	w = race_store_new(e.s);
 	e.s = &w->base;
+	w->hide = ip_of("192.168.1.200");
+	w->hide_scans = 1;
 	got = add(&e, "games/second", "c2", T0);
-	e.s = real;
-	free(w);
 	/* Never the taken address; Kubernetes knows it was the address and
 	 * tries another at once, SQLite decides again. */
 	assert_true(strncmp(got, "192.168.1.2", 11) == 0);
@@ -903,25 +842,26 @@ static void test_kube_unreachable(void **state)
 
 /* ---- main ---- */
 
-#define BOTH(fn) \
+#define ALL(fn) \
 	{ .name = #fn "/sqlite", .test_func = fn, .initial_state = (void *)(intptr_t)SQLITE }, \
-	{ .name = #fn "/kubernetes", .test_func = fn, .initial_state = (void *)(intptr_t)KUBE }
+	{ .name = #fn "/kubernetes", .test_func = fn, .initial_state = (void *)(intptr_t)KUBE }, \
+	{ .name = #fn "/memory", .test_func = fn, .initial_state = (void *)(intptr_t)MEMORY }
 
 int main(void)
 {
 	const struct CMUnitTest suite[] = {
-		BOTH(test_insert_exists),
-		BOTH(test_identity_race_two_handles),
-		BOTH(test_update_remove_versions),
-		BOTH(test_roundtrip_and_scan_filter),
-		BOTH(test_rollback),
-		BOTH(test_sticky),
-		BOTH(test_hold_and_exhaustion),
-		BOTH(test_pins),
-		BOTH(test_conflict_rows),
-		BOTH(test_gc),
-		BOTH(test_taken_under_us),
-		BOTH(test_networks_and_ipv6),
+		ALL(test_insert_exists),
+		ALL(test_identity_race_two_handles),
+		ALL(test_update_remove_versions),
+		ALL(test_roundtrip_and_scan_filter),
+		ALL(test_rollback),
+		ALL(test_sticky),
+		ALL(test_hold_and_exhaustion),
+		ALL(test_pins),
+		ALL(test_conflict_rows),
+		ALL(test_gc),
+		ALL(test_taken_under_us),
+		ALL(test_networks_and_ipv6),
 		cmocka_unit_test(test_kube_names),
 		cmocka_unit_test(test_kube_time),
 		cmocka_unit_test(test_kube_json),
