@@ -45,6 +45,18 @@ else
 	echo "# no unit test binaries in $build/tests"
 fi
 
+# The layering rules of ARCHITECTURE.md, one case each.
+echo "# layers"
+"$here/check-layers.sh" >"$tmp/layers.out" 2>&1
+cat "$tmp/layers.out"
+if read -r _ p _ f _ < <(grep '^layers: ' "$tmp/layers.out" | tr -d ,) &&
+	[[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ ]]; then
+	total_p=$((total_p + p))
+	total_f=$((total_f + f))
+else
+	total_f=$((total_f + 1))
+fi
+
 echo "# end-to-end tests"
 GL_RESULT_FILE=$tmp/e2e "$here/run-e2e.sh" "$build"
 read -r p f s < <(read_result "$tmp/e2e")

@@ -20,7 +20,7 @@
 #include "base/util.h"
 #include "kube/kube.h"
 #include "kube/lease.h"
-#include "../../netns-harness/fakeapi/fakeapi_child.h"
+#include "fakeapi/fakeapi_child.h"
 
 #define NCAND 2
 #define BOUND_MS 15000  /* the longest any step may take before the test fails */
