@@ -1,8 +1,10 @@
 #include "base/util.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -229,4 +231,20 @@ void gl_close_detached(int fd)
 		close(f);
 	close(fd);
 	_exit(0);
+}
+
+int gl_mkdir_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	int r = gl_strlcpy(buf, path, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
 }

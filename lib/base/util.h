@@ -46,6 +46,11 @@ int gl_write_all(int fd, const void *buf, size_t len);
 /* FNV-1a 64 over a sequence of strings, each terminated by a zero byte. */
 uint64_t gl_hash64(const char *const *parts, size_t n);
 
+/* Create each missing folder above path (not path itself) with mode 0700;
+ * folders that exist are left as the admin made them. -ENAMETOOLONG, or
+ * the errno of the mkdir that failed. */
+int gl_mkdir_parents(const char *path);
+
 /* Close fd in a detached grandchild and return at once. For a socket whose
  * last close waits for the kernel (an RCU grace period after an nftables
  * commit, synchronize_net for packet sockets): the work is done and acked,

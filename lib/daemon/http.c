@@ -323,24 +323,6 @@ static int listener_start(struct gl_http *h, int fd, struct listener **ret, stru
 	return 0;
 }
 
-/* Create each missing folder above path, 0700; existing ones are left as
- * they are. */
-static int mkdir_parents(const char *path)
-{
-	char buf[PATH_MAX];
-	int r = gl_strlcpy(buf, path, sizeof(buf));
-
-	if (r < 0)
-		return r;
-	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 /* A socket file at path: gone if nobody answers on it, -EADDRINUSE if a
  * server does; any other file is left alone (-EEXIST). */
 static int clear_stale(const struct sockaddr_un *sa)
@@ -378,7 +360,7 @@ int gl_http_listen_unix(struct gl_http *h, const char *path, mode_t mode, struct
 				   path);
 	if (!mode)
 		mode = 0600;
-	r = mkdir_parents(path);
+	r = gl_mkdir_parents(path);
 	if (r < 0)
 		return gl_err_from(err, r, GL_ERR_IO, "cannot create the folder of %s: %s", path,
 				   strerror(-r));

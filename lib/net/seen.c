@@ -50,28 +50,18 @@ bool gl_seen_recent(const char *dir, const char *network, const char *ip, const 
 
 int gl_seen_record(const char *dir, const char *network, const char *ip, const char *identity)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16], sub[PATH_MAX];
+	char path[PATH_MAX], tmp[PATH_MAX + 16];
 	_cleanup_close_ int fd = -1;
 	int r;
 
 	r = entry_path(dir, network, ip, path, sizeof(path));
 	if (r < 0)
 		return r;
-	snprintf(sub, sizeof(sub), "%s/%s", dir, network);
-	/* mkdir -p for the two levels we own; the parent must already exist
-	 * or be creatable one level up (the /var/lib/gamelan default). */
-	for (char *p = sub + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(sub, 0700) < 0 && errno != EEXIST)
-				return -errno;
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
+	/* The network's folder and any missing one above it (the
+	 * /var/lib/gamelan default). */
+	r = gl_mkdir_parents(path);
+	if (r < 0)
+		return r;
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)

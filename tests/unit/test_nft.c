@@ -956,11 +956,6 @@ static void test_kernel_errors(void **state)
 	assert_non_null(strstr(err.msg, "delete table inet nosuch"));
 }
 
-static int own_netns(void **state)
-{
-	return unshare(CLONE_NEWNET);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -986,5 +981,5 @@ int main(void)
 	};
 	int failed = cmocka_run_group_tests_name("built", tests, NULL, NULL);
 
-	return failed + cmocka_run_group_tests_name("kernel", kernel, own_netns, NULL);
+	return failed + cmocka_run_group_tests_name("kernel", kernel, unit_own_netns, NULL);
 }

@@ -1352,11 +1352,6 @@ static void test_kernel_extack(void **state)
 	assert_string_equal(err.msg, "");
 }
 
-static int own_netns(void **state)
-{
-	return unshare(CLONE_NEWNET);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1395,5 +1390,5 @@ int main(void)
 	};
 	int failed = cmocka_run_group_tests_name("built", tests, NULL, NULL);
 
-	return failed + cmocka_run_group_tests_name("kernel", kernel, own_netns, NULL);
+	return failed + cmocka_run_group_tests_name("kernel", kernel, unit_own_netns, NULL);
 }

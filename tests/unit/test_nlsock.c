@@ -644,11 +644,6 @@ static void test_recv_timeout(void **state)
 	assert_int_equal(gl_nlsock_open(NETLINK_GENERIC + 1000, &s), -EPROTONOSUPPORT);
 }
 
-static int own_netns(void **state)
-{
-	return unshare(CLONE_NEWNET);
-}
-
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -676,5 +671,5 @@ int main(void)
 	};
 	int failed = cmocka_run_group_tests_name("pure", pure, NULL, NULL);
 
-	return failed + cmocka_run_group_tests_name("kernel", kernel, own_netns, NULL);
+	return failed + cmocka_run_group_tests_name("kernel", kernel, unit_own_netns, NULL);
 }

@@ -6,9 +6,11 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "base/util.h"
@@ -347,6 +349,35 @@ static void test_close_detached(void **state)
 	gl_close_detached(-1);
 }
 
+static void test_mkdir_parents(void **state)
+{
+	char top[] = "/tmp/gl-mkdir.XXXXXX", path[PATH_MAX], sub[PATH_MAX + 8];
+	struct stat st;
+	char *big;
+
+	assert_non_null(mkdtemp(top));
+	snprintf(path, sizeof(path), "%s/a/b/file", top);
+	assert_int_equal(gl_mkdir_parents(path), 0);
+	snprintf(sub, sizeof(sub), "%s/a/b", top);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* path itself is not made; a second call changes nothing. */
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(gl_mkdir_parents(path), 0);
+	big = malloc(PATH_MAX + 10);
+	assert_non_null(big);
+	memset(big, 'a', PATH_MAX + 9);
+	big[0] = '/';
+	big[PATH_MAX + 9] = '\0';
+	assert_int_equal(gl_mkdir_parents(big), -ENAMETOOLONG);
+	free(big);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/a", top);
+	rmdir(sub);
+	rmdir(top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_close_detached),
 		cmocka_unit_test(test_buf_append),
+		cmocka_unit_test(test_mkdir_parents),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,14 @@ static inline const char *fake_getenv(const char *name)
 		if (env[i].k && strcmp(env[i].k, name) == 0)
 			return env[i].v;
 	return NULL;
+}
+
+/* A cmocka group setup: the rest of the binary runs in a network namespace
+ * of its own, so a kernel test never touches the netns it was started in. */
+static inline int unit_own_netns(void **state)
+{
+	(void)state;
+	return unshare(CLONE_NEWNET);
 }
 
 #endif
