@@ -299,12 +299,14 @@ static int parse_config(struct gl_cni_req *req, struct gl_err *err)
 			       sizeof(req->cni_version), err);
 	if (r < 0)
 		return r;
-	if (r == 0) {
+	if (r == 0 || !req->cni_version[0]) {
 		_cleanup_free_ char *fixed = NULL;
 
 		/* A NetworkAttachmentDefinition written as in multus' quickstart has
-		 * no cniVersion. Speak the default, and hand delegates the same
-		 * version so that their results are in a form we read. */
+		 * no cniVersion, and libcni (in multus and podman) then injects
+		 * "cniVersion": "" on every verb: both mean the default. Hand
+		 * delegates the same version so that their results are in a form
+		 * we read. */
 		strcpy(req->cni_version, GL_CNI_VERSION_DEFAULT);
 		json_object_object_add(req->conf, "cniVersion", json_object_new_string(req->cni_version));
 		fixed = gl_json_dump(req->conf);

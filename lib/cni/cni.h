@@ -13,7 +13,8 @@
 /* Versions we speak, oldest first; "1.1.0" is the newest. */
 extern const char *const gl_cni_versions[];
 #define GL_CNI_VERSION_LATEST "1.1.0"
-/* What a config without cniVersion (multus NAD quickstart style) gets. */
+/* What a config without cniVersion, or with the "" that libcni injects then
+ * (multus NAD quickstart style), gets. */
 #define GL_CNI_VERSION_DEFAULT "1.0.0"
 
 enum gl_cni_cmd { GL_CNI_NONE, GL_CNI_ADD, GL_CNI_DEL, GL_CNI_CHECK, GL_CNI_VERSION,

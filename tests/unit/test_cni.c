@@ -395,7 +395,6 @@ static void test_conf_version(void **state)
 	}
 	expect_fail("{\"cniVersion\":\"0.2.0\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, "0.2.0");
 	expect_fail("{\"cniVersion\":\"2.0.0\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, "2.0.0");
-	expect_fail("{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, NULL);
 	expect_fail("{\"cniVersion\":1,\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_INVALID_CONFIG, "cniVersion");
 	expect_fail("{\"cniVersion\":\"1.0.0.0.0.0.0.0.0.0.0.0\",\"name\":\"lan\",\"type\":\"x\"}",
 		    GL_ERR_INVALID_CONFIG, "cniVersion");
@@ -408,6 +407,50 @@ static void test_conf_version(void **state)
 				 gl_err_errno(GL_ERR_VERSION));
 		gl_cni_req_free(&req);
 	}
+}
+
+/* libcni (multus, podman) injects "cniVersion": "" into every plugin's config
+ * when the NAD or conflist has none: the same as an absent one, on every
+ * verb (a failing DEL blocks the kubelet's sandbox teardown). */
+static void test_conf_version_empty(void **state)
+{
+	static const char *const verbs[] = { "ADD", "DEL", "CHECK" };
+	static const char *const conf =
+		"{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\","
+		"\"prevResult\":{\"cniVersion\":\"\",\"ips\":[{\"address\":\"192.168.1.200/24\"}]}}";
+
+	for (size_t i = 0; i < GL_ARRAY_SIZE(verbs); i++) {
+		struct gl_cni_req req;
+		struct gl_err err;
+		json_object *o = NULL;
+
+		print_message("%s\n", verbs[i]);
+		fake_env_runtime(verbs[i]);
+		assert_int_equal(parse(&req, conf, &err), 0);
+		assert_string_equal(req.cni_version, GL_CNI_VERSION_DEFAULT);
+		assert_true(req.has_prev);
+		assert_int_equal(req.prev.n_ips, 1);
+		/* Delegates see the default too, not "". */
+		assert_int_equal(req.raw_len, strlen(req.raw));
+		assert_int_equal(gl_json_parse_object(req.raw, req.raw_len, &o, &err), 0);
+		assert_string_equal(json_object_get_string(json_object_object_get(o, "cniVersion")),
+				    GL_CNI_VERSION_DEFAULT);
+		json_object_put(o);
+		gl_cni_req_free(&req);
+	}
+	/* DEL without a netns, as a runtime retries it. */
+	fake_env_runtime("DEL");
+	fake_env_set("CNI_NETNS", NULL);
+	expect_ok("{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\"}");
+	/* VERSION answers; STATUS and GC need 1.1.0, which "" is not. */
+	fake_env_clear();
+	fake_env_set("CNI_COMMAND", "VERSION");
+	expect_ok("{\"cniVersion\":\"\"}");
+	fake_env_set("CNI_COMMAND", "GC");
+	expect_fail("{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, "1.1.0");
+	/* Blank is not empty: refused. */
+	fake_env_runtime("ADD");
+	expect_fail("{\"cniVersion\":\" \",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, NULL);
 }
 
 static void test_conf_name_type(void **state)
@@ -1227,6 +1270,7 @@ int main(void)
 		cmocka_unit_test(test_env_netns),
 		cmocka_unit_test(test_env_empty_stdin),
 		cmocka_unit_test(test_conf_version),
+		cmocka_unit_test(test_conf_version_empty),
 		cmocka_unit_test(test_conf_name_type),
 		cmocka_unit_test(test_conf_decode),
 		cmocka_unit_test(test_cni_args),
