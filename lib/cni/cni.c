@@ -108,11 +108,13 @@ bool gl_cni_container_id_valid(const char *s)
 	return name_valid(s, GL_CNI_ID_MAX);
 }
 
-static bool k8s_name_valid(const char *s)
+/* A Kubernetes namespace: a DNS label, read leniently (case, dots) but
+ * never "." or "..". */
+static bool k8s_namespace_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 253)
+	if (n == 0 || n > 253 || !isalnum((unsigned char)s[0]))
 		return false;
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && !strchr("-.", *s))
@@ -157,12 +159,16 @@ int gl_cni_parse_args(struct gl_cni_req *req, const char *cni_args, struct gl_er
 		if (dst && gl_strlcpy(dst, eq + 1, size) < 0)
 			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: %s is too long", kv);
 	}
-	if (req->k8s_namespace[0] && !k8s_name_valid(req->k8s_namespace))
+	if (req->k8s_namespace[0] && !k8s_namespace_valid(req->k8s_namespace))
 		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: K8S_POD_NAMESPACE \"%s\" is not a valid name",
 				  req->k8s_namespace);
-	if (req->k8s_pod_name[0] && !k8s_name_valid(req->k8s_pod_name))
-		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: K8S_POD_NAME \"%s\" is not a valid name",
-				  req->k8s_pod_name);
+	/* Runtimes put their container name here (podman's generated names
+	 * are like "friendly_feynman"): the spec's name characters, which
+	 * leave out separators, control characters, "." and "..". */
+	if (req->k8s_pod_name[0] && !name_valid(req->k8s_pod_name, sizeof(req->k8s_pod_name)))
+		return gl_err_set(err, GL_ERR_INVALID_ENV,
+				  "CNI_ARGS: K8S_POD_NAME \"%.64s\" must be letters, digits, '_', '.', '-', "
+				  "starting with a letter or digit", req->k8s_pod_name);
 	return 0;
 }
 
@@ -185,8 +191,11 @@ static int compute_identity(struct gl_cni_req *req, struct gl_err *err)
 		return -EINVAL;
 	if (!id && req->args_identity[0])
 		id = req->args_identity;
-	if (!id && req->k8s_namespace[0] && req->k8s_pod_name[0]) {
-		snprintf(req->identity, sizeof(req->identity), "%s/%s", req->k8s_namespace,
+	/* podman passes its container name as K8S_POD_NAME and no namespace:
+	 * that name is as stable as a pod's, under a namespace of its own. */
+	if (!id && req->k8s_pod_name[0]) {
+		snprintf(req->identity, sizeof(req->identity), "%s/%s",
+			 req->k8s_namespace[0] ? req->k8s_namespace : GL_CNI_RUNTIME_NAMESPACE,
 			 req->k8s_pod_name);
 		req->identity_sticky = true;
 		return 0;

@@ -27,6 +27,9 @@ enum gl_cni_cmd { GL_CNI_NONE, GL_CNI_ADD, GL_CNI_DEL, GL_CNI_CHECK, GL_CNI_VERS
 #define GL_CNI_ID_MAX 256        /* container ID */
 #define GL_CNI_NAME_MAX 254      /* network name, k8s names */
 #define GL_CNI_IDENTITY_MAX 512
+/* The identity of a K8S_POD_NAME without K8S_POD_NAMESPACE (podman's
+ * container name) is "podman/<name>". */
+#define GL_CNI_RUNTIME_NAMESPACE "podman"
 
 struct gl_cni_iface {
 	char name[IFNAMSIZ];
@@ -114,8 +117,9 @@ struct gl_cni_req {
 	bool has_valid;
 
 	/* Who this attachment is for: "namespace/pod" when the runtime gave a
-	 * Kubernetes identity (sticky), the identity named in args or config
-	 * (sticky), or the container ID (not sticky). */
+	 * Kubernetes identity, "podman/<name>" for a pod name without a
+	 * namespace, the identity named in args or config (all sticky), or
+	 * the container ID (not sticky). */
 	char identity[GL_CNI_IDENTITY_MAX];
 	bool identity_sticky;
 };

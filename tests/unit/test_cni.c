@@ -555,6 +555,12 @@ static void test_cni_args_bad(void **state)
 	static const char *const bad[] = {
 		"x", "IgnoreUnknown=1;x", "K8S_POD_NAME", "A=1;;B", "K8S_POD_NAMESPACE=bad_ns",
 		"K8S_POD_NAME=a/b", "K8S_POD_NAME=a b", "K8S_POD_NAMESPACE=../x/y",
+		/* What a container name must never be: a path step, a separator,
+		 * a control character, an option-like or non-ASCII start. */
+		"K8S_POD_NAME=.", "K8S_POD_NAME=..", "K8S_POD_NAME=../etc", "K8S_POD_NAME=a\\b",
+		"K8S_POD_NAME=a\x01b", "K8S_POD_NAME=a\tb", "K8S_POD_NAME=a\x7f", "K8S_POD_NAME=-x",
+		"K8S_POD_NAME=_x", "K8S_POD_NAME=a:b", "K8S_POD_NAME=caf\xc3\xa9",
+		"K8S_POD_NAMESPACE=.", "K8S_POD_NAMESPACE=..;K8S_POD_NAME=x",
 	};
 	char big[5000], uid[200];
 
@@ -570,6 +576,10 @@ static void test_cni_args_bad(void **state)
 	big[sizeof(big) - 1] = '\0';
 	fake_env_set("CNI_ARGS", big);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_ARGS");
+	/* A name one longer than Kubernetes allows (253). */
+	snprintf(big, sizeof(big), "K8S_POD_NAME=%0254d", 7);
+	fake_env_set("CNI_ARGS", big);
+	expect_fail(CONF, GL_ERR_INVALID_ENV, "K8S_POD_NAME");
 	snprintf(uid, sizeof(uid), "K8S_POD_UID=%0150d", 7);
 	fake_env_set("CNI_ARGS", uid);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "K8S_POD_UID");
@@ -581,6 +591,46 @@ static void test_cni_args_bad(void **state)
 		assert_int_equal(gl_cni_parse_args(&req, "x", &err), gl_err_errno(GL_ERR_INVALID_ENV));
 		assert_int_equal(err.code, GL_ERR_INVALID_ENV);
 	}
+}
+
+/* Container names as runtimes make them: podman's generated ones have '_',
+ * and podman passes only IgnoreUnknown and K8S_POD_NAME (plus MAC and IP
+ * for --mac-address and --ip), on ADD and on DEL. */
+static void test_cni_args_container_names(void **state)
+{
+	static const char *const verbs[] = { "ADD", "DEL", "CHECK" };
+	static const char *const good[] = {
+		"friendly_feynman", "dst-a", "Web.1", "a", "9", "srv_01.eu-west", "A-_._-z",
+	};
+	char args[400], big[300];
+
+	for (size_t v = 0; v < GL_ARRAY_SIZE(verbs); v++) {
+		fake_env_runtime(verbs[v]);
+		for (size_t i = 0; i < GL_ARRAY_SIZE(good); i++) {
+			struct gl_cni_req req;
+			struct gl_err err;
+			char want[300];
+
+			snprintf(args, sizeof(args), "IgnoreUnknown=1;K8S_POD_NAME=%s;MAC=02:00:00:00:00:09;"
+				 "IP=192.168.1.230", good[i]);
+			print_message("%s CNI_ARGS=%s\n", verbs[v], args);
+			fake_env_set("CNI_ARGS", args);
+			if (parse(&req, CONF, &err) < 0)
+				fail_msg("refused: %s", err.msg);
+			assert_string_equal(req.k8s_pod_name, good[i]);
+			snprintf(want, sizeof(want), "podman/%s", good[i]);
+			assert_string_equal(req.identity, want);
+			assert_true(req.identity_sticky);
+			gl_cni_req_free(&req);
+		}
+	}
+	/* The longest Kubernetes name (253) is fine. */
+	fake_env_runtime("ADD");
+	memset(big, 'n', 253);
+	big[253] = '\0';
+	snprintf(args, sizeof(args), "K8S_POD_NAME=%s", big);
+	fake_env_set("CNI_ARGS", args);
+	expect_ok(CONF);
 }
 
 /* ---- identity ---- */
@@ -626,8 +676,13 @@ static void test_identity_precedence(void **state)
 	/* A namespace without a pod name is not a pod identity. */
 	fake_env_set("CNI_ARGS", "K8S_POD_NAMESPACE=games");
 	expect_identity(CONF, "c0ffee01", false);
+	/* A pod name without a namespace (podman's container name) is an
+	 * identity of its own, before the config's. */
 	fake_env_set("CNI_ARGS", "K8S_POD_NAME=dst-0");
-	expect_identity(with_conf, "conf-id", true);
+	expect_identity(with_conf, "podman/dst-0", true);
+	expect_identity(CONF, "podman/dst-0", true);
+	fake_env_set("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=dst-0;GAMELAN_IDENTITY=env-id");
+	expect_identity(CONF, "env-id", true);
 	/* An empty GAMELAN_IDENTITY is as good as none. */
 	fake_env_set("CNI_ARGS", FAKE_K8S_ARGS ";GAMELAN_IDENTITY=");
 	expect_identity(CONF, "games/dst-0", true);
@@ -1275,6 +1330,7 @@ int main(void)
 		cmocka_unit_test(test_conf_decode),
 		cmocka_unit_test(test_cni_args),
 		cmocka_unit_test(test_cni_args_bad),
+		cmocka_unit_test(test_cni_args_container_names),
 		cmocka_unit_test(test_identity_precedence),
 		cmocka_unit_test(test_identity_bad),
 		cmocka_unit_test(test_runtime_config),
