@@ -262,6 +262,8 @@ elif what == "nad":
             need(False, "%s: spec.config is not JSON: %s" % (f, e))
             continue
         need(c.get("type") in BINARIES, "%s: type %s" % (f, c.get("type")))
+        # multus passes the annotation's ips/mac only to a config that declares them.
+        need(c.get("capabilities") == {"ips": True, "mac": True}, "%s: capabilities %s" % (f, c.get("capabilities")))
         ipam = c.get("ipam", {})
         need(ipam.get("type") in BINARIES, "%s: ipam.type %s" % (f, ipam.get("type")))
         need(ipam.get("store") == STORE, "%s: ipam.store %s" % (f, ipam.get("store")))
@@ -374,12 +376,13 @@ neg_checks() {
 	mutated daemonset gamelan-daemonset.yaml 's|path: /etc/cni/net.d|path: /etc/cni/net.x|' || return 1
 	mutated nad nad-gamelan-conf.yaml 's/"range_end": "192.168.1.216"/"range_end": "192.168.1.215"/' || return 1
 	mutated nad nad-macvlan-conf.yaml 's/"namespace": "gamelan-system"/"namespace": "default"/' || return 1
+	mutated nad nad-gamelan-conf.yaml 's/"mac": true/"mac": false/' || return 1
 	mutated example ipreservation-example.yaml 's/state: Held/state: Kept/' || return 1
 	mutated example ipreservation-example.yaml 's/state: Held/state: Released/' || return 1
 	mutated example ipreservation-example.yaml 's/name: gamelan-conf-192-168-1-200/name: dst-0/' || return 1
 	mutated parse gamelan-rbac.yaml 's/^kind: Role$/kind: [Role/' || return 1
 }
-t_run "the checks fail on a broken copy (column, field, verb, mount, seed, store, state, name, syntax)" neg_checks
+t_run "the checks fail on a broken copy (column, field, verb, mount, seed, store, capabilities, state, name, syntax)" neg_checks
 
 # ---- install-cni.sh ----
 INSTALL=$K8S/install-cni.sh
