@@ -108,16 +108,47 @@ bool gl_cni_container_id_valid(const char *s)
 	return name_valid(s, GL_CNI_ID_MAX);
 }
 
-static bool k8s_name_valid(const char *s)
+/* A Kubernetes namespace: a DNS label, read leniently (case, dots) but
+ * never "." or "..". */
+static bool k8s_namespace_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 253)
+	if (n == 0 || n > 253 || !isalnum((unsigned char)s[0]))
 		return false;
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && !strchr("-.", *s))
 			return false;
 	return true;
+}
+
+/* CNI_ARGS IP=: addresses ("ip" or "ip/len", the length unused) separated
+ * by commas, spaces around each allowed. */
+static int parse_args_ips(struct gl_cni_req *req, char *list, struct gl_err *err)
+{
+	char *item;
+
+	req->n_args_ips = 0;
+	while ((item = strsep(&list, ","))) {
+		char *end = item + strlen(item);
+		struct gl_prefix p;
+
+		while (*item == ' ')
+			item++;
+		while (end > item && end[-1] == ' ')
+			*--end = '\0';
+		if (req->n_args_ips >= GL_CNI_MAX_IPS)
+			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: IP has more than %d addresses",
+					  GL_CNI_MAX_IPS);
+		if (gl_ip_parse(item, &req->args_ips[req->n_args_ips]) < 0) {
+			if (gl_prefix_parse(item, &p) < 0)
+				return gl_err_set(err, GL_ERR_INVALID_ENV,
+						  "CNI_ARGS: IP \"%.64s\" is not an IP address", item);
+			req->args_ips[req->n_args_ips] = p.ip;
+		}
+		req->n_args_ips++;
+	}
+	return 0;
 }
 
 int gl_cni_parse_args(struct gl_cni_req *req, const char *cni_args, struct gl_err *err)
@@ -152,17 +183,37 @@ int gl_cni_parse_args(struct gl_cni_req *req, const char *cni_args, struct gl_er
 		} else if (strcmp(kv, "GAMELAN_IDENTITY") == 0) {
 			dst = req->args_identity;
 			size = sizeof(req->args_identity);
+		} else if (strcmp(kv, "MAC") == 0) {
+			dst = req->args_mac;
+			size = sizeof(req->args_mac);
+		} else if (strcmp(kv, "IP") == 0 && eq[1]) {
+			int r = parse_args_ips(req, eq + 1, err);
+
+			if (r < 0)
+				return r;
+			continue;
 		}
 		/* Unknown keys are accepted, as kubelet passes IgnoreUnknown=1. */
 		if (dst && gl_strlcpy(dst, eq + 1, size) < 0)
 			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: %s is too long", kv);
 	}
-	if (req->k8s_namespace[0] && !k8s_name_valid(req->k8s_namespace))
+	if (req->args_mac[0]) {
+		uint8_t mac[6];
+
+		if (gl_mac_parse(req->args_mac, mac) < 0)
+			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: MAC \"%s\" is not a MAC address",
+					  req->args_mac);
+	}
+	if (req->k8s_namespace[0] && !k8s_namespace_valid(req->k8s_namespace))
 		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: K8S_POD_NAMESPACE \"%s\" is not a valid name",
 				  req->k8s_namespace);
-	if (req->k8s_pod_name[0] && !k8s_name_valid(req->k8s_pod_name))
-		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: K8S_POD_NAME \"%s\" is not a valid name",
-				  req->k8s_pod_name);
+	/* Runtimes put their container name here (podman's generated names
+	 * are like "friendly_feynman"): the spec's name characters, which
+	 * leave out separators, control characters, "." and "..". */
+	if (req->k8s_pod_name[0] && !name_valid(req->k8s_pod_name, sizeof(req->k8s_pod_name)))
+		return gl_err_set(err, GL_ERR_INVALID_ENV,
+				  "CNI_ARGS: K8S_POD_NAME \"%.64s\" must be letters, digits, '_', '.', '-', "
+				  "starting with a letter or digit", req->k8s_pod_name);
 	return 0;
 }
 
@@ -185,8 +236,11 @@ static int compute_identity(struct gl_cni_req *req, struct gl_err *err)
 		return -EINVAL;
 	if (!id && req->args_identity[0])
 		id = req->args_identity;
-	if (!id && req->k8s_namespace[0] && req->k8s_pod_name[0]) {
-		snprintf(req->identity, sizeof(req->identity), "%s/%s", req->k8s_namespace,
+	/* podman passes its container name as K8S_POD_NAME and no namespace:
+	 * that name is as stable as a pod's, under a namespace of its own. */
+	if (!id && req->k8s_pod_name[0]) {
+		snprintf(req->identity, sizeof(req->identity), "%s/%s",
+			 req->k8s_namespace[0] ? req->k8s_namespace : GL_CNI_RUNTIME_NAMESPACE,
 			 req->k8s_pod_name);
 		req->identity_sticky = true;
 		return 0;
@@ -299,12 +353,14 @@ static int parse_config(struct gl_cni_req *req, struct gl_err *err)
 			       sizeof(req->cni_version), err);
 	if (r < 0)
 		return r;
-	if (r == 0) {
+	if (r == 0 || !req->cni_version[0]) {
 		_cleanup_free_ char *fixed = NULL;
 
 		/* A NetworkAttachmentDefinition written as in multus' quickstart has
-		 * no cniVersion. Speak the default, and hand delegates the same
-		 * version so that their results are in a form we read. */
+		 * no cniVersion, and libcni (in multus and podman) then injects
+		 * "cniVersion": "" on every verb: both mean the default. Hand
+		 * delegates the same version so that their results are in a form
+		 * we read. */
 		strcpy(req->cni_version, GL_CNI_VERSION_DEFAULT);
 		json_object_object_add(req->conf, "cniVersion", json_object_new_string(req->cni_version));
 		fixed = gl_json_dump(req->conf);

@@ -13,7 +13,8 @@
 /* Versions we speak, oldest first; "1.1.0" is the newest. */
 extern const char *const gl_cni_versions[];
 #define GL_CNI_VERSION_LATEST "1.1.0"
-/* What a config without cniVersion (multus NAD quickstart style) gets. */
+/* What a config without cniVersion, or with the "" that libcni injects then
+ * (multus NAD quickstart style), gets. */
 #define GL_CNI_VERSION_DEFAULT "1.0.0"
 
 enum gl_cni_cmd { GL_CNI_NONE, GL_CNI_ADD, GL_CNI_DEL, GL_CNI_CHECK, GL_CNI_VERSION,
@@ -26,6 +27,9 @@ enum gl_cni_cmd { GL_CNI_NONE, GL_CNI_ADD, GL_CNI_DEL, GL_CNI_CHECK, GL_CNI_VERS
 #define GL_CNI_ID_MAX 256        /* container ID */
 #define GL_CNI_NAME_MAX 254      /* network name, k8s names */
 #define GL_CNI_IDENTITY_MAX 512
+/* The identity of a K8S_POD_NAME without K8S_POD_NAMESPACE (podman's
+ * container name) is "podman/<name>". */
+#define GL_CNI_RUNTIME_NAMESPACE "podman"
 
 struct gl_cni_iface {
 	char name[IFNAMSIZ];
@@ -88,6 +92,12 @@ struct gl_cni_req {
 	char k8s_pod_uid[64];
 	char k8s_infra_id[GL_CNI_ID_MAX];
 	char args_identity[GL_CNI_IDENTITY_MAX]; /* GAMELAN_IDENTITY= in CNI_ARGS */
+	/* IP= (podman's --ip; "ip" or "ip/len", comma-separated) and MAC=
+	 * (--mac-address), as the reference host-local/static and macvlan
+	 * read them. */
+	struct gl_ip args_ips[GL_CNI_MAX_IPS];
+	int n_args_ips;
+	char args_mac[GL_MAC_STRLEN];
 
 	/* stdin */
 	char *raw;                       /* the config as received (owned) */
@@ -113,8 +123,9 @@ struct gl_cni_req {
 	bool has_valid;
 
 	/* Who this attachment is for: "namespace/pod" when the runtime gave a
-	 * Kubernetes identity (sticky), the identity named in args or config
-	 * (sticky), or the container ID (not sticky). */
+	 * Kubernetes identity, "podman/<name>" for a pod name without a
+	 * namespace, the identity named in args or config (all sticky), or
+	 * the container ID (not sticky). */
 	char identity[GL_CNI_IDENTITY_MAX];
 	bool identity_sticky;
 };

@@ -204,7 +204,7 @@ static const char *state_kube(enum gl_resv_state st)
 {
 	switch (st) {
 	case GL_RESV_BOUND: return "Bound";
-	case GL_RESV_RELEASED: return "Released";
+	case GL_RESV_RELEASED: return "Held";
 	case GL_RESV_CONFLICT: return "Conflict";
 	}
 	return "?";
@@ -219,6 +219,12 @@ static int state_kube_parse(const char *s, enum gl_resv_state *ret)
 			*ret = all[i];
 			return 0;
 		}
+	/* What versions before the one vocabulary wrote for Held; rewritten
+	 * as Held on the object's next update. */
+	if (strcmp(s, "Released") == 0) {
+		*ret = GL_RESV_RELEASED;
+		return 0;
+	}
 	return -EINVAL;
 }
 
@@ -392,7 +398,7 @@ int gl_store_kube_from_json(json_object *o, struct gl_resv *ret, char *why, size
 		return -EBADMSG;
 	}
 	if (state_kube_parse(state, &r.state) < 0) {
-		snprintf(why, why_size, "spec.state \"%.16s\" is not Bound, Released or Conflict", state);
+		snprintf(why, why_size, "spec.state \"%.16s\" is not Bound, Held or Conflict", state);
 		return -EBADMSG;
 	}
 	if (json_object_object_get_ex(spec, "pool", &v)) {

@@ -172,7 +172,7 @@ elif what == "crd":
     need(set(props) == set(SPEC), "spec fields %s, contract %s" % (sorted(props), sorted(SPEC)))
     for k, t in SPEC.items():
         need(props.get(k, {}).get("type") == t, "spec.%s type %s, want %s" % (k, props.get(k, {}).get("type"), t))
-    need(props.get("state", {}).get("enum") == ["Bound", "Released", "Conflict"], "state enum %s" % props.get("state", {}).get("enum"))
+    need(props.get("state", {}).get("enum") == ["Bound", "Held", "Conflict", "Released"], "state enum %s" % props.get("state", {}).get("enum"))
     for k in ("network", "address", "state"):
         need(k in spec.get("required", []), "spec.%s not required" % k)
     cols = {c["name"]: c for c in v.get("additionalPrinterColumns", [])}
@@ -262,6 +262,8 @@ elif what == "nad":
             need(False, "%s: spec.config is not JSON: %s" % (f, e))
             continue
         need(c.get("type") in BINARIES, "%s: type %s" % (f, c.get("type")))
+        # multus passes the annotation's ips/mac only to a config that declares them.
+        need(c.get("capabilities") == {"ips": True, "mac": True}, "%s: capabilities %s" % (f, c.get("capabilities")))
         ipam = c.get("ipam", {})
         need(ipam.get("type") in BINARIES, "%s: ipam.type %s" % (f, ipam.get("type")))
         need(ipam.get("store") == STORE, "%s: ipam.store %s" % (f, ipam.get("store")))
@@ -287,6 +289,8 @@ elif what == "example":
     for f, o in exs:
         need(o.get("apiVersion") == "gamelan.dev/v1alpha1", "%s: apiVersion %s" % (f, o.get("apiVersion")))
         validate(schema, o, "")
+        # Released is only read, for objects older versions wrote: examples say Held.
+        need(o.get("spec", {}).get("state") != "Released", "%s: state Released is the old word for Held" % f)
         s, m = o.get("spec", {}), o.get("metadata", {})
         need(m.get("namespace") == "gamelan-system", "%s: namespace %s" % (f, m.get("namespace")))
         net = net_label(s.get("network", ""))
@@ -372,11 +376,13 @@ neg_checks() {
 	mutated daemonset gamelan-daemonset.yaml 's|path: /etc/cni/net.d|path: /etc/cni/net.x|' || return 1
 	mutated nad nad-gamelan-conf.yaml 's/"range_end": "192.168.1.216"/"range_end": "192.168.1.215"/' || return 1
 	mutated nad nad-macvlan-conf.yaml 's/"namespace": "gamelan-system"/"namespace": "default"/' || return 1
-	mutated example ipreservation-example.yaml 's/state: Released/state: Held/' || return 1
+	mutated nad nad-gamelan-conf.yaml 's/"mac": true/"mac": false/' || return 1
+	mutated example ipreservation-example.yaml 's/state: Held/state: Kept/' || return 1
+	mutated example ipreservation-example.yaml 's/state: Held/state: Released/' || return 1
 	mutated example ipreservation-example.yaml 's/name: gamelan-conf-192-168-1-200/name: dst-0/' || return 1
 	mutated parse gamelan-rbac.yaml 's/^kind: Role$/kind: [Role/' || return 1
 }
-t_run "the checks fail on a broken copy (column, field, verb, mount, seed, store, state, name, syntax)" neg_checks
+t_run "the checks fail on a broken copy (column, field, verb, mount, seed, store, capabilities, state, name, syntax)" neg_checks
 
 # ---- install-cni.sh ----
 INSTALL=$K8S/install-cni.sh
@@ -678,7 +684,7 @@ fake_get() {
 	hdr=$(head -n 1 <<<"$T_OUT")
 	assert_match '^NAME +ADDRESS +IDENTITY +STATE +PINNED +NODE +AGE$' "$hdr" "kubectl get ipr header" || return 1
 	row=$(grep '^gamelan-conf-192-168-1-200 ' <<<"$T_OUT")
-	assert_match '^gamelan-conf-192-168-1-200 +192\.168\.1\.200 +games/dst-0 +Released +true +' "$row" "the example's row" || return 1
+	assert_match '^gamelan-conf-192-168-1-200 +192\.168\.1\.200 +games/dst-0 +Held +true +' "$row" "the example's row" || return 1
 	assert_ok kc get ipr -n gamelan-system -o wide || return 1
 	assert_match 'NETWORK' "$(head -n 1 <<<"$T_OUT")" "-o wide header" || return 1
 	assert_ok kc get ipr -n gamelan-system gamelan-conf-192-168-1-200 -o jsonpath='{.spec.address} {.metadata.labels.gamelan\.dev/network}' || return 1
@@ -687,7 +693,7 @@ fake_get() {
 
 # The cluster NAD verbatim but for the kubeconfig's path (the one install-cni.sh
 # wrote for this fake): ADD takes an address, kubectl shows the reservation Bound
-# for games/dst-0, DEL leaves it Released.
+# for games/dst-0, DEL leaves it Held.
 nad_name() {
 	local n=${1#nad-}
 	printf '%s\n' "${n%.yaml}"
@@ -701,11 +707,11 @@ nad_kube() {
 	NAD_BETWEEN=seen_bound nad_roundtrip "$file" \
 		"$(jq -cn --arg k "$KCONF" '{type: "kubernetes", kubeconfig: $k, namespace: "gamelan-system"}')" || return 1
 	assert_ok kc get ipr -n gamelan-system -l gamelan.dev/network="$(nad_name "$file")" --no-headers || return 1
-	assert_match "${NAD_ADDR%/*} +games/dst-0 +Released" "$T_OUT" "after DEL" || return 1
+	assert_match "${NAD_ADDR%/*} +games/dst-0 +Held" "$T_OUT" "after DEL" || return 1
 	if [[ "$file" == nad-gamelan-conf.yaml ]]; then
 		# The pin made with kubectl (ipreservation-example.yaml) is honoured.
 		assert_eq 192.168.1.200/24 "$NAD_ADDR" "address of games/dst-0 on gamelan-conf" || return 1
-		assert_match "^gamelan-conf-192-168-1-200 +192\.168\.1\.200 +games/dst-0 +Released +true " "$T_OUT" \
+		assert_match "^gamelan-conf-192-168-1-200 +192\.168\.1\.200 +games/dst-0 +Held +true " "$T_OUT" \
 			"the pinned reservation after DEL" || return 1
 	fi
 }

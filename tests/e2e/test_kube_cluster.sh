@@ -9,11 +9,11 @@
 #  - both nodes reach the API server (TLS + token; no token -> 401); STATUS 0 on both;
 #  - games/dst-0 ADD on node1: an address of the range, the LAN player joins the LAN-only
 #    game server in the pod; the IPReservation object: name, address, Bound, node1;
-#  - DEL on node1 (object Released, held), ADD on node2 (new container ID, new netns): same
+#  - DEL on node1 (object Held), ADD on node2 (new container ID, new netns): same
 #    IP and MAC, the LAN player joins it there; the object says Bound, node2;
 #  - 10 ADDs on node1 and 10 on node2 at once: all distinct, one object each;
 #  - GC on node1 with valid attachments leaving one of its containers out: that reservation
-#    Released, node1's others and all of node2's untouched;
+#    Held, node1's others and all of node2's untouched;
 #  - the API server stopped: ADD fails with a CNI error (103 or 11) naming the store, no link
 #    left in the pod netns nor on the node; STATUS 50;
 #  - the API server restarted (the fake keeps no state across restarts) while 19 servers
@@ -244,7 +244,7 @@ case_dst0_move() {
 	assert_ok chain_del node1 "$D_PATH" "$D_CID" "$(k8s_args games dst-0 "$D_CID")" "$D_RES" || return
 	assert_no_link pod-dst0-n1 eth0 || return
 	o=$(api -f "$RESV/$name") || { t_fail "GET $name after DEL"; return 1; }
-	assert_json_field "$o" '.spec.state' Released "state after DEL on node1" || return
+	assert_json_field "$o" '.spec.state' Held "state after DEL on node1" || return
 	assert_json_field "$o" '.spec.expires != null' true "held (expires set) after DEL" || return
 	assert_json_field "$o" '.spec.identity' games/dst-0 "identity kept while held" || return
 	pod_netns_del dst0-n1
@@ -273,7 +273,7 @@ case_dst0_move() {
 	assert_json_field "$o" '.[0].spec.containerID' "$cid2" "container after the move" || return
 	assert_json_field "$o" '.[0].metadata.labels["gamelan.dev/node"]' node2 "node label after the move" || return
 }
-t_run "games/dst-0: DEL on node1 (Released, held), ADD on node2 (new netns, container): same IP and MAC, LAN player accepted, object Bound on node2" case_dst0_move
+t_run "games/dst-0: DEL on node1 (Held), ADD on node2 (new netns, container): same IP and MAC, LAN player accepted, object Bound on node2" case_dst0_move
 
 # ---- many servers on both nodes at once ----
 declare -A G_CID G_IP
@@ -356,7 +356,7 @@ case_gc() {
 		<<<"$(jq -c --argjson v "$valid" '. + {"cni.dev/valid-attachments": $v}' <<<"$SNAT")" || return
 	objs=$(objects) || { t_fail "listing the objects"; return 1; }
 	st=$(jq -r --arg a "${G_IP[$gone]}" '.items[] | select(.spec.address == $a) | "\(.spec.state) \(.spec.expires != null)"' <<<"$objs")
-	assert_eq "Released true" "$st" "games/$gone's reservation after GC on node1 (state, held)" || return
+	assert_eq "Held true" "$st" "games/$gone's reservation after GC on node1 (state, held)" || return
 	for n in 1 2; do
 		for ((i = 0; i < PER_NODE; i++)); do
 			pod=gs-$n-$i
@@ -371,11 +371,11 @@ case_gc() {
 	assert_ok chain_del node1 "/run/netns/$(world_ns "pod-$gone")" "${G_CID[$gone]}" \
 		"$(k8s_args games "$gone" "${G_CID[$gone]}")" "$(cat "$K/add.$gone.out")" || return
 	assert_no_link "pod-$gone" eth0 || return
-	assert_eq Released "$(objects | jq -r --arg a "${G_IP[$gone]}" '.items[] | select(.spec.address == $a) | .spec.state')" \
+	assert_eq Held "$(objects | jq -r --arg a "${G_IP[$gone]}" '.items[] | select(.spec.address == $a) | .spec.state')" \
 		"games/$gone after its DEL" || return
 	pod_netns_del "$gone"
 }
-t_run "GC on node1 without gs-1-3 among the valid attachments: its reservation Released, node1's others and node2's untouched" case_gc
+t_run "GC on node1 without gs-1-3 among the valid attachments: its reservation Held, node1's others and node2's untouched" case_gc
 
 # ---- the API server unreachable, then back ----
 node_links() {

@@ -115,8 +115,8 @@ case_concurrent_del() {
 	bad=$(failures DEL)
 	assert_eq "" "$bad" "DELs that failed" || return
 	objs=$(objects) || return
-	assert_eq "$((NODES * PER_NODE))" "$(jq '[.items[] | select(.spec.state == "Released" and .spec.expires != null)] | length' \
-		<<<"$objs")" "Held (Released with expires) objects after DEL" || return
+	assert_eq "$((NODES * PER_NODE))" "$(jq '[.items[] | select(.spec.state == "Held" and .spec.expires != null)] | length' \
+		<<<"$objs")" "Held objects (with expires) after DEL" || return
 	# Stickiness after the storm: a pod comes back on another node and gets its address.
 	local cid ip_before ip_after
 	ip_before=$(jq -r '.ips[0].address' "$OUT/ADD.3.7.out")
@@ -134,7 +134,7 @@ case_sticky_across_nodes() {
 	ip1=$(jq -r '.ips[0].address' <<<"$T_OUT")
 	assert_ok ipam node1 DEL "$c1" "$(k8s_args games dst-0 "$c1")" <<<"$CONF" || return
 	st=$(objects | jq -r --arg a "${ip1%/*}" '.items[] | select(.spec.address == $a) | .spec.state')
-	assert_eq Released "$st" "state after DEL on node1" || return
+	assert_eq Held "$st" "state after DEL on node1" || return
 	assert_ok ipam node2 ADD "$c2" "$(k8s_args games dst-0 "$c2")" <<<"$CONF" || return
 	ip2=$(jq -r '.ips[0].address' <<<"$T_OUT")
 	assert_eq "$ip1" "$ip2" "games/dst-0 on node2 after node1" || return
@@ -169,7 +169,7 @@ case_kill9() {
 	gc=$(jq -c '. + {"cni.dev/valid-attachments": []}' <<<"$CONF")
 	assert_ok ipam node3 GC "" "" <<<"$gc" || return
 	st=$(objects | jq -r --arg a "$ip" '.items[] | select(.spec.address == $a) | .spec.state')
-	assert_eq Released "$st" "the killed ADD's address after GC" || return
+	assert_eq Held "$st" "the killed ADD's address after GC" || return
 	# GC on node3 did not touch the Bound reservations of the other nodes.
 	assert_eq 2 "$(objects | jq '[.items[] | select(.spec.state == "Bound")] | length')" \
 		"Bound objects left (games/dst-0 on node2, gs-3-7 on node5)" || return

@@ -395,7 +395,6 @@ static void test_conf_version(void **state)
 	}
 	expect_fail("{\"cniVersion\":\"0.2.0\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, "0.2.0");
 	expect_fail("{\"cniVersion\":\"2.0.0\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, "2.0.0");
-	expect_fail("{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, NULL);
 	expect_fail("{\"cniVersion\":1,\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_INVALID_CONFIG, "cniVersion");
 	expect_fail("{\"cniVersion\":\"1.0.0.0.0.0.0.0.0.0.0.0\",\"name\":\"lan\",\"type\":\"x\"}",
 		    GL_ERR_INVALID_CONFIG, "cniVersion");
@@ -408,6 +407,50 @@ static void test_conf_version(void **state)
 				 gl_err_errno(GL_ERR_VERSION));
 		gl_cni_req_free(&req);
 	}
+}
+
+/* libcni (multus, podman) injects "cniVersion": "" into every plugin's config
+ * when the NAD or conflist has none: the same as an absent one, on every
+ * verb (a failing DEL blocks the kubelet's sandbox teardown). */
+static void test_conf_version_empty(void **state)
+{
+	static const char *const verbs[] = { "ADD", "DEL", "CHECK" };
+	static const char *const conf =
+		"{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\","
+		"\"prevResult\":{\"cniVersion\":\"\",\"ips\":[{\"address\":\"192.168.1.200/24\"}]}}";
+
+	for (size_t i = 0; i < GL_ARRAY_SIZE(verbs); i++) {
+		struct gl_cni_req req;
+		struct gl_err err;
+		json_object *o = NULL;
+
+		print_message("%s\n", verbs[i]);
+		fake_env_runtime(verbs[i]);
+		assert_int_equal(parse(&req, conf, &err), 0);
+		assert_string_equal(req.cni_version, GL_CNI_VERSION_DEFAULT);
+		assert_true(req.has_prev);
+		assert_int_equal(req.prev.n_ips, 1);
+		/* Delegates see the default too, not "". */
+		assert_int_equal(req.raw_len, strlen(req.raw));
+		assert_int_equal(gl_json_parse_object(req.raw, req.raw_len, &o, &err), 0);
+		assert_string_equal(json_object_get_string(json_object_object_get(o, "cniVersion")),
+				    GL_CNI_VERSION_DEFAULT);
+		json_object_put(o);
+		gl_cni_req_free(&req);
+	}
+	/* DEL without a netns, as a runtime retries it. */
+	fake_env_runtime("DEL");
+	fake_env_set("CNI_NETNS", NULL);
+	expect_ok("{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\"}");
+	/* VERSION answers; STATUS and GC need 1.1.0, which "" is not. */
+	fake_env_clear();
+	fake_env_set("CNI_COMMAND", "VERSION");
+	expect_ok("{\"cniVersion\":\"\"}");
+	fake_env_set("CNI_COMMAND", "GC");
+	expect_fail("{\"cniVersion\":\"\",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, "1.1.0");
+	/* Blank is not empty: refused. */
+	fake_env_runtime("ADD");
+	expect_fail("{\"cniVersion\":\" \",\"name\":\"lan\",\"type\":\"x\"}", GL_ERR_VERSION, NULL);
 }
 
 static void test_conf_name_type(void **state)
@@ -512,6 +555,12 @@ static void test_cni_args_bad(void **state)
 	static const char *const bad[] = {
 		"x", "IgnoreUnknown=1;x", "K8S_POD_NAME", "A=1;;B", "K8S_POD_NAMESPACE=bad_ns",
 		"K8S_POD_NAME=a/b", "K8S_POD_NAME=a b", "K8S_POD_NAMESPACE=../x/y",
+		/* What a container name must never be: a path step, a separator,
+		 * a control character, an option-like or non-ASCII start. */
+		"K8S_POD_NAME=.", "K8S_POD_NAME=..", "K8S_POD_NAME=../etc", "K8S_POD_NAME=a\\b",
+		"K8S_POD_NAME=a\x01b", "K8S_POD_NAME=a\tb", "K8S_POD_NAME=a\x7f", "K8S_POD_NAME=-x",
+		"K8S_POD_NAME=_x", "K8S_POD_NAME=a:b", "K8S_POD_NAME=caf\xc3\xa9",
+		"K8S_POD_NAMESPACE=.", "K8S_POD_NAMESPACE=..;K8S_POD_NAME=x",
 	};
 	char big[5000], uid[200];
 
@@ -527,6 +576,10 @@ static void test_cni_args_bad(void **state)
 	big[sizeof(big) - 1] = '\0';
 	fake_env_set("CNI_ARGS", big);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_ARGS");
+	/* A name one longer than Kubernetes allows (253). */
+	snprintf(big, sizeof(big), "K8S_POD_NAME=%0254d", 7);
+	fake_env_set("CNI_ARGS", big);
+	expect_fail(CONF, GL_ERR_INVALID_ENV, "K8S_POD_NAME");
 	snprintf(uid, sizeof(uid), "K8S_POD_UID=%0150d", 7);
 	fake_env_set("CNI_ARGS", uid);
 	expect_fail(CONF, GL_ERR_INVALID_ENV, "K8S_POD_UID");
@@ -537,6 +590,87 @@ static void test_cni_args_bad(void **state)
 		memset(&req, 0, sizeof(req));
 		assert_int_equal(gl_cni_parse_args(&req, "x", &err), gl_err_errno(GL_ERR_INVALID_ENV));
 		assert_int_equal(err.code, GL_ERR_INVALID_ENV);
+	}
+}
+
+/* Container names as runtimes make them: podman's generated ones have '_',
+ * and podman passes only IgnoreUnknown and K8S_POD_NAME (plus MAC and IP
+ * for --mac-address and --ip), on ADD and on DEL. */
+static void test_cni_args_container_names(void **state)
+{
+	static const char *const verbs[] = { "ADD", "DEL", "CHECK" };
+	static const char *const good[] = {
+		"friendly_feynman", "dst-a", "Web.1", "a", "9", "srv_01.eu-west", "A-_._-z",
+	};
+	char args[400], big[300];
+
+	for (size_t v = 0; v < GL_ARRAY_SIZE(verbs); v++) {
+		fake_env_runtime(verbs[v]);
+		for (size_t i = 0; i < GL_ARRAY_SIZE(good); i++) {
+			struct gl_cni_req req;
+			struct gl_err err;
+			char want[300];
+
+			snprintf(args, sizeof(args), "IgnoreUnknown=1;K8S_POD_NAME=%s;MAC=02:00:00:00:00:09;"
+				 "IP=192.168.1.230", good[i]);
+			print_message("%s CNI_ARGS=%s\n", verbs[v], args);
+			fake_env_set("CNI_ARGS", args);
+			if (parse(&req, CONF, &err) < 0)
+				fail_msg("refused: %s", err.msg);
+			assert_string_equal(req.k8s_pod_name, good[i]);
+			snprintf(want, sizeof(want), "podman/%s", good[i]);
+			assert_string_equal(req.identity, want);
+			assert_true(req.identity_sticky);
+			gl_cni_req_free(&req);
+		}
+	}
+	/* The longest Kubernetes name (253) is fine. */
+	fake_env_runtime("ADD");
+	memset(big, 'n', 253);
+	big[253] = '\0';
+	snprintf(args, sizeof(args), "K8S_POD_NAME=%s", big);
+	fake_env_set("CNI_ARGS", args);
+	expect_ok(CONF);
+}
+
+/* IP= and MAC= (podman's --ip and --mac-address), parsed as the reference
+ * plugins take them: IP a comma-separated list of "ip" or "ip/len". */
+static void test_cni_args_ip_mac(void **state)
+{
+	static const char *const bad[] = {
+		"IP=nope", "IP=10.0.0.1,", "IP=,", "IP=10.0.0.1;IP=x", "IP=10.0.0.1/33",
+		"IP=1,2,3,4,5,6,7,8,9", "MAC=nope", "MAC=02:00:00:00:00", "MAC=02:00:00:00:00:00:00",
+	};
+	struct gl_cni_req req;
+	struct gl_err err = {0};
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(gl_cni_parse_args(&req, "IgnoreUnknown=1;K8S_POD_NAME=a;MAC=02:42:ac:11:00:07;"
+					   "IP=192.168.1.230", &err), 0);
+	assert_string_equal(req.args_mac, "02:42:ac:11:00:07");
+	assert_int_equal(req.n_args_ips, 1);
+	assert_string_equal(ip_str(&req.args_ips[0]), "192.168.1.230");
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(gl_cni_parse_args(&req, "IP=192.168.1.230/24, 2001:db8::7 ,10.1.2.3", &err), 0);
+	assert_int_equal(req.n_args_ips, 3);
+	assert_string_equal(ip_str(&req.args_ips[0]), "192.168.1.230");
+	assert_string_equal(ip_str(&req.args_ips[1]), "2001:db8::7");
+	assert_string_equal(ip_str(&req.args_ips[2]), "10.1.2.3");
+	assert_string_equal(req.args_mac, "");
+
+	/* Empty values are nothing; the keys are upper case, as the
+	 * reference's LoadArgs matches them. */
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(gl_cni_parse_args(&req, "IP=;MAC=;ip=nope;mac=nope", &err), 0);
+	assert_int_equal(req.n_args_ips, 0);
+	assert_string_equal(req.args_mac, "");
+
+	fake_env_runtime("ADD");
+	for (size_t i = 0; i < GL_ARRAY_SIZE(bad); i++) {
+		print_message("CNI_ARGS=%s\n", bad[i]);
+		fake_env_set("CNI_ARGS", bad[i]);
+		expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_ARGS");
 	}
 }
 
@@ -583,8 +717,13 @@ static void test_identity_precedence(void **state)
 	/* A namespace without a pod name is not a pod identity. */
 	fake_env_set("CNI_ARGS", "K8S_POD_NAMESPACE=games");
 	expect_identity(CONF, "c0ffee01", false);
+	/* A pod name without a namespace (podman's container name) is an
+	 * identity of its own, before the config's. */
 	fake_env_set("CNI_ARGS", "K8S_POD_NAME=dst-0");
-	expect_identity(with_conf, "conf-id", true);
+	expect_identity(with_conf, "podman/dst-0", true);
+	expect_identity(CONF, "podman/dst-0", true);
+	fake_env_set("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=dst-0;GAMELAN_IDENTITY=env-id");
+	expect_identity(CONF, "env-id", true);
 	/* An empty GAMELAN_IDENTITY is as good as none. */
 	fake_env_set("CNI_ARGS", FAKE_K8S_ARGS ";GAMELAN_IDENTITY=");
 	expect_identity(CONF, "games/dst-0", true);
@@ -1227,10 +1366,13 @@ int main(void)
 		cmocka_unit_test(test_env_netns),
 		cmocka_unit_test(test_env_empty_stdin),
 		cmocka_unit_test(test_conf_version),
+		cmocka_unit_test(test_conf_version_empty),
 		cmocka_unit_test(test_conf_name_type),
 		cmocka_unit_test(test_conf_decode),
 		cmocka_unit_test(test_cni_args),
 		cmocka_unit_test(test_cni_args_bad),
+		cmocka_unit_test(test_cni_args_container_names),
+		cmocka_unit_test(test_cni_args_ip_mac),
 		cmocka_unit_test(test_identity_precedence),
 		cmocka_unit_test(test_identity_bad),
 		cmocka_unit_test(test_runtime_config),

@@ -558,7 +558,7 @@ static void check_row(const struct gl_resv *r)
  * random type: the typed reads must refuse what they do not expect. */
 static json_object *random_value(void)
 {
-	static const char *const strs[] = { "", "Bound", "Released", "Conflict", "192.168.1.200",
+	static const char *const strs[] = { "", "Bound", "Held", "Released", "Conflict", "192.168.1.200",
 					    "fd00::", "2026-11-22T10:00:00.000Z", "9999-12-31T23:59:60Z",
 					    "1969-12-31T23:59:59Z", "2026-02-31T00:00:00+00:00",
 					    "2026-01-01T00:00:00.0000000000Z", "lan-192-168-1-200" };

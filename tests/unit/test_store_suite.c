@@ -744,7 +744,21 @@ static void test_kube_json(void **state)
 	json_object_object_add(spec, "pool", json_object_new_int(1));
 	json_object_object_add(spec, "state", json_object_new_string("Taken"));
 	assert_int_equal(gl_store_kube_from_json(o, &back, why, sizeof(why)), -EBADMSG);
-	json_object_object_add(spec, "state", json_object_new_string("Released"));
+	/* Held is written "Held"; "Released", what earlier versions wrote
+	 * for it, is still read as Held. */
+	for (int i = 0; i < 2; i++) {
+		json_object *o2, *spec2;
+
+		json_object_object_add(spec, "state", json_object_new_string(i ? "Released" : "Held"));
+		assert_int_equal(gl_store_kube_from_json(o, &back, why, sizeof(why)), 0);
+		assert_int_equal(back.state, GL_RESV_RELEASED);
+		o2 = gl_store_kube_to_json(&back, "gamelan-system", true);
+		assert_non_null(o2);
+		assert_true(json_object_object_get_ex(o2, "spec", &spec2));
+		assert_true(json_object_object_get_ex(spec2, "state", &v));
+		assert_string_equal(json_object_get_string(v), "Held");
+		json_object_put(o2);
+	}
 	json_object_object_add(meta, "name", json_object_new_string("lan-x"));
 	assert_int_equal(gl_store_kube_from_json(o, &back, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "named"));
