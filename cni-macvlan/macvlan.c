@@ -17,7 +17,7 @@
 
 static int conf_of(const struct gl_cni_req *req, struct gl_macvlan_conf *ret, struct gl_err *err)
 {
-	return gl_macvlan_conf_parse(req->conf, req->rc_mac, ret, err);
+	return gl_macvlan_conf_parse(req->conf, req->rc_mac, req->args_mac, ret, err);
 }
 
 static struct gl_macvlan_att att_of(const struct gl_cni_req *req)

@@ -122,6 +122,35 @@ static bool k8s_namespace_valid(const char *s)
 	return true;
 }
 
+/* CNI_ARGS IP=: addresses ("ip" or "ip/len", the length unused) separated
+ * by commas, spaces around each allowed. */
+static int parse_args_ips(struct gl_cni_req *req, char *list, struct gl_err *err)
+{
+	char *item;
+
+	req->n_args_ips = 0;
+	while ((item = strsep(&list, ","))) {
+		char *end = item + strlen(item);
+		struct gl_prefix p;
+
+		while (*item == ' ')
+			item++;
+		while (end > item && end[-1] == ' ')
+			*--end = '\0';
+		if (req->n_args_ips >= GL_CNI_MAX_IPS)
+			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: IP has more than %d addresses",
+					  GL_CNI_MAX_IPS);
+		if (gl_ip_parse(item, &req->args_ips[req->n_args_ips]) < 0) {
+			if (gl_prefix_parse(item, &p) < 0)
+				return gl_err_set(err, GL_ERR_INVALID_ENV,
+						  "CNI_ARGS: IP \"%.64s\" is not an IP address", item);
+			req->args_ips[req->n_args_ips] = p.ip;
+		}
+		req->n_args_ips++;
+	}
+	return 0;
+}
+
 int gl_cni_parse_args(struct gl_cni_req *req, const char *cni_args, struct gl_err *err)
 {
 	char buf[4096];
@@ -154,10 +183,26 @@ int gl_cni_parse_args(struct gl_cni_req *req, const char *cni_args, struct gl_er
 		} else if (strcmp(kv, "GAMELAN_IDENTITY") == 0) {
 			dst = req->args_identity;
 			size = sizeof(req->args_identity);
+		} else if (strcmp(kv, "MAC") == 0) {
+			dst = req->args_mac;
+			size = sizeof(req->args_mac);
+		} else if (strcmp(kv, "IP") == 0 && eq[1]) {
+			int r = parse_args_ips(req, eq + 1, err);
+
+			if (r < 0)
+				return r;
+			continue;
 		}
 		/* Unknown keys are accepted, as kubelet passes IgnoreUnknown=1. */
 		if (dst && gl_strlcpy(dst, eq + 1, size) < 0)
 			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: %s is too long", kv);
+	}
+	if (req->args_mac[0]) {
+		uint8_t mac[6];
+
+		if (gl_mac_parse(req->args_mac, mac) < 0)
+			return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: MAC \"%s\" is not a MAC address",
+					  req->args_mac);
 	}
 	if (req->k8s_namespace[0] && !k8s_namespace_valid(req->k8s_namespace))
 		return gl_err_set(err, GL_ERR_INVALID_ENV, "CNI_ARGS: K8S_POD_NAMESPACE \"%s\" is not a valid name",

@@ -92,6 +92,12 @@ struct gl_cni_req {
 	char k8s_pod_uid[64];
 	char k8s_infra_id[GL_CNI_ID_MAX];
 	char args_identity[GL_CNI_IDENTITY_MAX]; /* GAMELAN_IDENTITY= in CNI_ARGS */
+	/* IP= (podman's --ip; "ip" or "ip/len", comma-separated) and MAC=
+	 * (--mac-address), as the reference host-local/static and macvlan
+	 * read them. */
+	struct gl_ip args_ips[GL_CNI_MAX_IPS];
+	int n_args_ips;
+	char args_mac[GL_MAC_STRLEN];
 
 	/* stdin */
 	char *raw;                       /* the config as received (owned) */

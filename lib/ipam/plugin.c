@@ -143,8 +143,31 @@ static int ipam_store(struct gl_ipam *ipam, bool create, struct gl_store **ret, 
 	return 0;
 }
 
-/* The allocator's request for this call; requested (GL_CNI_MAX_IPS * 2)
- * gets the addresses the runtime asks for when it is not NULL. */
+/* The addresses a runtime may ask for: CNI_ARGS IP=, runtimeConfig.ips,
+ * args.cni.ips. */
+#define MAX_REQUESTED (GL_CNI_MAX_IPS * 3)
+
+/* CNI_ARGS IP= (podman's --ip), first as host-local takes it: an address no
+ * range of the network holds is an error, as there (one inside a range but
+ * not assignable, or held by another identity, is refused by the
+ * allocator). */
+static int args_ips(const struct gl_ipam_conf *c, const struct gl_cni_req *req,
+		    struct gl_ip *out, int *n, struct gl_err *err)
+{
+	char a[GL_IP_STRLEN];
+
+	for (int i = 0; i < req->n_args_ips; i++) {
+		if (gl_ipamconf_pool_of(c, &req->args_ips[i]) < 0)
+			return gl_err_set(err, GL_ERR_INVALID_CONFIG,
+					  "CNI_ARGS IP %s is not in any range of network %s",
+					  gl_ip_str(&req->args_ips[i], a, sizeof(a)), c->network);
+		out[(*n)++] = req->args_ips[i];
+	}
+	return 0;
+}
+
+/* The allocator's request for this call; requested (MAX_REQUESTED) gets
+ * the addresses the runtime asks for when it is not NULL. */
 static int alloc_req(struct gl_ipam *ipam, struct gl_ip *requested, struct gl_alloc_req *ret,
 		     struct gl_err *err)
 {
@@ -162,9 +185,12 @@ static int alloc_req(struct gl_ipam *ipam, struct gl_ip *requested, struct gl_al
 	};
 	if (!requested)
 		return 0;
+	r = args_ips(&ipam->conf, req, requested, &ret->n_requested, err);
+	if (r < 0)
+		return r;
 	for (int i = 0; i < req->n_rc_ips; i++)
 		requested[ret->n_requested++] = req->rc_ips[i].ip;
-	r = parse_ip_list(req, "ips", requested, GL_CNI_MAX_IPS * 2, &ret->n_requested, err);
+	r = parse_ip_list(req, "ips", requested, MAX_REQUESTED, &ret->n_requested, err);
 	return r < 0 ? r : 0;
 }
 
@@ -172,7 +198,7 @@ int gl_ipam_add(struct gl_ipam *ipam, const struct gl_ip *conflicts, int n_confl
 		struct gl_cni_result *ret, struct gl_ipam_undo *ret_undo, struct gl_err *err)
 {
 	struct gl_ipam_undo undo = {0};
-	struct gl_ip requested[GL_CNI_MAX_IPS * 2];
+	struct gl_ip requested[MAX_REQUESTED];
 	struct gl_ip ips[GL_IPAM_MAX_POOLS];
 	struct gl_alloc_req areq;
 	struct gl_store *s;

@@ -36,9 +36,11 @@ struct gl_macvlan_conf {
 /* Parse and validate a network configuration object (the CNI config's
  * fields: master, mode, mtu, mac, linkInContainer, ipam.type, stableMac,
  * probe, stateDir); rc_mac (may be NULL or "") is the runtime's "mac"
- * capability and wins over "mac". Code 7 on error; ret written on success. */
-int gl_macvlan_conf_parse(json_object *conf, const char *rc_mac, struct gl_macvlan_conf *ret,
-			  struct gl_err *err);
+ * capability and wins over args_mac (CNI_ARGS MAC=, may be NULL or ""),
+ * which wins over "mac". Code 7 on error (4 for a bad args_mac); ret
+ * written on success. */
+int gl_macvlan_conf_parse(json_object *conf, const char *rc_mac, const char *args_mac,
+			  struct gl_macvlan_conf *ret, struct gl_err *err);
 
 /* Whom an interface is for. */
 struct gl_macvlan_att {

@@ -86,8 +86,17 @@ static int parse_probe(json_object *conf, struct gl_macvlan_conf *c, struct gl_e
 	}
 }
 
-int gl_macvlan_conf_parse(json_object *conf, const char *rc_mac, struct gl_macvlan_conf *ret,
-			  struct gl_err *err)
+/* A MAC the kernel takes for a macvlan: unicast and not all-zero
+ * (is_valid_ether_addr; it refuses others with EADDRNOTAVAIL). */
+static bool usable_mac(const char *s, uint8_t ret[6])
+{
+	static const uint8_t zero[6];
+
+	return gl_mac_parse(s, ret) == 0 && !(ret[0] & 1) && memcmp(ret, zero, 6) != 0;
+}
+
+int gl_macvlan_conf_parse(json_object *conf, const char *rc_mac, const char *args_mac,
+			  struct gl_macvlan_conf *ret, struct gl_err *err)
 {
 	struct gl_macvlan_conf c = {
 		.mode = MACVLAN_MODE_BRIDGE,
@@ -125,16 +134,21 @@ int gl_macvlan_conf_parse(json_object *conf, const char *rc_mac, struct gl_macvl
 	if (r < 0)
 		return r;
 	if (r > 0) {
-		static const uint8_t zero[6];
-
-		if (gl_mac_parse(s, c.mac) < 0 || (c.mac[0] & 1) || memcmp(c.mac, zero, 6) == 0)
+		if (!usable_mac(s, c.mac))
 			return gl_err_set(err, GL_ERR_INVALID_CONFIG, "mac \"%s\" is not a usable unicast MAC address", s);
 		c.has_mac = true;
 	}
+	/* The reference macvlan's order: runtimeConfig.mac over CNI_ARGS MAC=
+	 * (podman's --mac-address) over the config's mac. */
 	if (rc_mac && rc_mac[0]) {
-		if (gl_mac_parse(rc_mac, c.mac) < 0 || (c.mac[0] & 1))
+		if (!usable_mac(rc_mac, c.mac))
 			return gl_err_set(err, GL_ERR_INVALID_CONFIG,
-					  "runtimeConfig.mac \"%s\" is not a unicast MAC address", rc_mac);
+					  "runtimeConfig.mac \"%s\" is not a usable unicast MAC address", rc_mac);
+		c.has_mac = true;
+	} else if (args_mac && args_mac[0]) {
+		if (!usable_mac(args_mac, c.mac))
+			return gl_err_set(err, GL_ERR_INVALID_ENV,
+					  "CNI_ARGS MAC \"%s\" is not a usable unicast MAC address", args_mac);
 		c.has_mac = true;
 	}
 	if (gl_json_get_bool(conf, NULL, "linkInContainer", &c.link_in_container, err) < 0)

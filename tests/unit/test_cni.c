@@ -633,6 +633,47 @@ static void test_cni_args_container_names(void **state)
 	expect_ok(CONF);
 }
 
+/* IP= and MAC= (podman's --ip and --mac-address), parsed as the reference
+ * plugins take them: IP a comma-separated list of "ip" or "ip/len". */
+static void test_cni_args_ip_mac(void **state)
+{
+	static const char *const bad[] = {
+		"IP=nope", "IP=10.0.0.1,", "IP=,", "IP=10.0.0.1;IP=x", "IP=10.0.0.1/33",
+		"IP=1,2,3,4,5,6,7,8,9", "MAC=nope", "MAC=02:00:00:00:00", "MAC=02:00:00:00:00:00:00",
+	};
+	struct gl_cni_req req;
+	struct gl_err err = {0};
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(gl_cni_parse_args(&req, "IgnoreUnknown=1;K8S_POD_NAME=a;MAC=02:42:ac:11:00:07;"
+					   "IP=192.168.1.230", &err), 0);
+	assert_string_equal(req.args_mac, "02:42:ac:11:00:07");
+	assert_int_equal(req.n_args_ips, 1);
+	assert_string_equal(ip_str(&req.args_ips[0]), "192.168.1.230");
+
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(gl_cni_parse_args(&req, "IP=192.168.1.230/24, 2001:db8::7 ,10.1.2.3", &err), 0);
+	assert_int_equal(req.n_args_ips, 3);
+	assert_string_equal(ip_str(&req.args_ips[0]), "192.168.1.230");
+	assert_string_equal(ip_str(&req.args_ips[1]), "2001:db8::7");
+	assert_string_equal(ip_str(&req.args_ips[2]), "10.1.2.3");
+	assert_string_equal(req.args_mac, "");
+
+	/* Empty values are nothing; the keys are upper case, as the
+	 * reference's LoadArgs matches them. */
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(gl_cni_parse_args(&req, "IP=;MAC=;ip=nope;mac=nope", &err), 0);
+	assert_int_equal(req.n_args_ips, 0);
+	assert_string_equal(req.args_mac, "");
+
+	fake_env_runtime("ADD");
+	for (size_t i = 0; i < GL_ARRAY_SIZE(bad); i++) {
+		print_message("CNI_ARGS=%s\n", bad[i]);
+		fake_env_set("CNI_ARGS", bad[i]);
+		expect_fail(CONF, GL_ERR_INVALID_ENV, "CNI_ARGS");
+	}
+}
+
 /* ---- identity ---- */
 
 static void expect_identity(const char *conf, const char *want, bool sticky)
@@ -1331,6 +1372,7 @@ int main(void)
 		cmocka_unit_test(test_cni_args),
 		cmocka_unit_test(test_cni_args_bad),
 		cmocka_unit_test(test_cni_args_container_names),
+		cmocka_unit_test(test_cni_args_ip_mac),
 		cmocka_unit_test(test_identity_precedence),
 		cmocka_unit_test(test_identity_bad),
 		cmocka_unit_test(test_runtime_config),

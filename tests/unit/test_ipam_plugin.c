@@ -157,6 +157,54 @@ static void test_no_conflicts_from_the_config(void **state)
 	}
 }
 
+/* One ADD with CNI_ARGS as the test sets them: the address, or "E<code>". */
+static const char *add_with_args(const char *args, const char *extra)
+{
+	static char out[4][64];
+	static int k;
+	struct gl_cni_req req;
+	_cleanup_ipam_ struct gl_ipam *ipam = NULL;
+	struct gl_cni_result res;
+	struct gl_err err = {0};
+
+	k = (k + 1) % 4;
+	setenv("CNI_ARGS", args, 1);
+	req_of(&req, extra);
+	assert_int_equal(gl_ipam_open(&req, &ipam, &err), 0);
+	if (gl_ipam_add(ipam, NULL, 0, &res, NULL, &err) < 0) {
+		print_message("# %s: %s\n", args, err.msg);
+		snprintf(out[k], sizeof(out[k]), "E%d", err.code);
+	} else {
+		snprintf(out[k], sizeof(out[k]), "%s", ip_str(&res.ips[0].address.ip));
+	}
+	gl_cni_req_free(&req);
+	return out[k];
+}
+
+/* podman's --ip: CNI_ARGS IP=, as host-local reads it: the address asked
+ * for, an error when no range has it or another identity holds it. */
+static void test_args_ip(void **state)
+{
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=a;IP=10.0.0.13", ""), "10.0.0.13");
+	assert_string_equal(state_of("10.0.0.13"), "Bound");
+	/* The same identity asking again gets it again; with a length too. */
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=a;IP=10.0.0.13/24", ""), "10.0.0.13");
+	/* Another identity: taken. */
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=b;IP=10.0.0.13", ""), "E101");
+	/* Outside the range, outside any range, another family: refused. */
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=b;IP=10.0.0.20", ""), "E7");
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=b;IP=192.0.2.1", ""), "E7");
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=b;IP=2001:db8::1", ""), "E7");
+	/* The identity moves to the address it asks for; its old one is freed. */
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=a;IP=10.0.0.14", ""), "10.0.0.14");
+	assert_string_equal(state_of("10.0.0.13"), "none");
+	/* IP= comes before runtimeConfig.ips, as in host-local. */
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=c;IP=10.0.0.12",
+					  "\"runtimeConfig\":{\"ips\":[\"10.0.0.11/24\"]}"), "10.0.0.12");
+	/* Without IP=, the identity keeps what it has. */
+	assert_string_equal(add_with_args("IgnoreUnknown=1;K8S_POD_NAME=a", ""), "10.0.0.14");
+}
+
 static void test_verb_switch(void **state)
 {
 	struct gl_cni_req req;
@@ -186,6 +234,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conflict_rounds_on_one_open_ipam, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_conflicts_from_the_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verb_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_args_ip, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,7 @@ static int conf_of(const char *fields, struct gl_macvlan_conf *c, struct gl_err 
 	r = gl_cni_req_parse(&req, fake_getenv, buf, strlen(buf), err);
 	if (r < 0)
 		fail_msg("request does not parse: %s: %s", buf, err->msg);
-	r = gl_macvlan_conf_parse(req.conf, req.rc_mac, c, err);
+	r = gl_macvlan_conf_parse(req.conf, req.rc_mac, req.args_mac, c, err);
 	gl_cni_req_free(&req);
 	return r;
 }
@@ -247,6 +247,38 @@ static void test_runtime_config_mac(void **state)
 	bad("\"runtimeConfig\":{\"mac\":\"03:aa:bb:cc:dd:ee\"}", "mac");
 }
 
+static void test_args_mac(void **state)
+{
+	struct gl_macvlan_conf c;
+	struct gl_err err;
+	static const uint8_t args[6] = { 0x02, 0x42, 0x00, 0x00, 0x00, 0x07 };
+	static const uint8_t rc[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+
+	/* podman's --mac-address comes as CNI_ARGS MAC=; the reference
+	 * macvlan's order is runtimeConfig.mac, then MAC=, then the config. */
+	fake_env_set("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=dst-a;MAC=02:42:00:00:00:07");
+	ok("", &c);
+	assert_true(c.has_mac);
+	assert_memory_equal(c.mac, args, 6);
+	ok("\"mac\":\"02:11:22:33:44:55\"", &c);
+	assert_memory_equal(c.mac, args, 6);
+	ok("\"mac\":\"02:11:22:33:44:55\",\"runtimeConfig\":{\"mac\":\"02:aa:bb:cc:dd:ee\"}", &c);
+	assert_memory_equal(c.mac, rc, 6);
+	/* Parsed, but not one a link can have: refused, naming CNI_ARGS. */
+	fake_env_set("CNI_ARGS", "IgnoreUnknown=1;MAC=01:00:5e:00:00:01");
+	assert_true(conf_of("", &c, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_INVALID_ENV);
+	assert_non_null(strstr(err.msg, "CNI_ARGS MAC"));
+	fake_env_set("CNI_ARGS", "IgnoreUnknown=1;MAC=00:00:00:00:00:00");
+	assert_true(conf_of("", &c, &err) < 0);
+	assert_int_equal(err.code, GL_ERR_INVALID_ENV);
+	/* Without MAC=, nothing changes. */
+	fake_env_set("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=dst-a");
+	ok("", &c);
+	assert_false(c.has_mac);
+	fake_env_runtime("ADD");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_state_dir_trailing_dotdot),
 		cmocka_unit_test(test_mac_zero),
 		cmocka_unit_test(test_runtime_config_mac),
+		cmocka_unit_test(test_args_mac),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
