@@ -9,9 +9,10 @@
 #                     the node's netns: a sysfs of that netns on /sys (`ip netns exec` would
 #                     remount /sys too, but for each command and without /sys/fs/cgroup), the
 #                     host's cgroup mounts bound back, a tmpfs on /run (podman's netns files,
-#                     /run/libpod) and on /dev/shm (podman's SHM locks), PW_DIR/varlib-cni on
-#                     /var/lib/cni (libcni's result cache; the host's stays an empty directory,
-#                     made when missing)
+#                     /run/libpod) and on /dev/shm (podman's SHM locks); PW_DIR/varlib-cni on
+#                     /var/lib/cni (libcni's result cache) and PW_DIR/varlib-containers on
+#                     /var/lib/containers (the image library's blob cache): the host's stay
+#                     empty directories, made when missing
 #   PW_DIR            containers.conf, storage.conf, registries.conf, the CNI config dir
 #                     (net.d), storage (graphroot, runroot), the image's root file system
 #
@@ -68,7 +69,7 @@ _pw_tools() {
 
 _pw_write_conf() {
 	local d=$PW_DIR
-	mkdir -p "$d"/{net.d,storage,runroot,libpod,tmp,varlib-cni,img/root} || return 1
+	mkdir -p "$d"/{net.d,storage,runroot,libpod,tmp,varlib-cni,varlib-containers,img/root} || return 1
 	cat >"$d/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=1024:20000", "nproc=1024:1024"]
@@ -117,9 +118,10 @@ _pw_start_holder() {
 	local ns i
 	ns=$(world_ns "$PW_NODE") || return 1
 	rm -f "$PW_DIR/ready"
-	# libcni caches results in /var/lib/cni, a path podman does not let us change: an empty
-	# directory on the host (libcni would make it anyway), with a private one bound on it.
-	mkdir -p /var/lib/cni || return 1
+	# Paths podman does not let us change: libcni's result cache (/var/lib/cni) and the image
+	# library's blob cache (/var/lib/containers/cache). Each is an empty directory on the host
+	# (made when missing, as podman would make it), with a private one bound on it.
+	mkdir -p /var/lib/cni /var/lib/containers || return 1
 	# shellcheck disable=SC2016 # the inner shell expands PW_DIR
 	PW_DIR=$PW_DIR nsenter --net="/run/netns/$ns" unshare --mount --propagation slave -- /bin/sh -c '
 		set -e
@@ -132,6 +134,7 @@ _pw_start_holder() {
 		mkdir -p /run/netns
 		mount -t tmpfs -o mode=1777 gl-podman-shm /dev/shm
 		mount --bind "$PW_DIR/varlib-cni" /var/lib/cni
+		mount --bind "$PW_DIR/varlib-containers" /var/lib/containers
 		: >"$PW_DIR/ready"
 		exec sleep 86400
 	' </dev/null >"$PW_DIR/holder.log" 2>&1 &
@@ -233,7 +236,9 @@ pw_up() {
 	_pw_tools || return 1
 	world_ns "$PW_NODE" >/dev/null || return 1
 	if [[ -z "$_PW_AT_EXIT" ]]; then
-		world_at_exit pw_down
+		# First of the exit hooks: podman's state lives in files the others remove (T_TMP).
+		world_at_exit :
+		_GL_WORLD_AT_EXIT=(pw_down "${_GL_WORLD_AT_EXIT[@]:0:${#_GL_WORLD_AT_EXIT[@]}-1}")
 		_PW_AT_EXIT=1
 	fi
 	_pw_write_conf || { _pw_err "cannot write the configuration under $PW_DIR"; return 1; }

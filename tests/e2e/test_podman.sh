@@ -148,14 +148,31 @@ case_sticky() {
 t_run "podman run --name dst-a twice (rm -f between, another container meanwhile): the same IP and MAC (identity podman/dst-a)" \
 	case_sticky
 
+case_stop_start() {
+	local ip1 mac1
+	addr_ok dst-a lan podman/dst-a || return
+	ip1=$IP mac1=$MAC
+	assert_ok pw_podman stop dst-a || return
+	assert_eq "$ip1 Held" "$(row podman/dst-a '"\(.ip) \(.state)"')" "podman/dst-a after podman stop" || return
+	assert_ok pw_podman start dst-a || return
+	addr_ok dst-a lan podman/dst-a || return
+	assert_eq "$ip1 $mac1" "$IP $MAC" "dst-a's address and MAC after podman start"
+}
+t_run "podman stop dst-a (DEL: Held), podman start dst-a: the same IP and MAC" case_stop_start
+
 # ---- --ip, --mac-address, --network lan:ip=...,mac=... ----
 
 case_ip() {
 	run_ok ipx --network lan --name ipx --ip 192.168.1.210 "$PW_IMAGE" sleep 3600 || return
 	addr_ok ipx lan podman/ipx || return
-	assert_eq 192.168.1.210 "$IP" "the address asked for with --ip"
+	assert_eq 192.168.1.210 "$IP" "the address asked for with --ip" || return
+	# The identity keeps the address it asked for.
+	rm_ok ipx || return
+	run_ok "ipx again" --network lan --name ipx "$PW_IMAGE" sleep 3600 || return
+	addr_ok ipx lan podman/ipx || return
+	assert_eq 192.168.1.210 "$IP" "ipx's address, run again without --ip"
 }
-t_run "podman run --ip 192.168.1.210: that address (CNI_ARGS IP=)" case_ip
+t_run "podman run --ip 192.168.1.210: that address (CNI_ARGS IP=), and again after rm -f without --ip" case_ip
 
 case_mac() {
 	run_ok macx --network lan --name macx --mac-address 02:42:c0:a8:01:99 "$PW_IMAGE" sleep 3600 || return
