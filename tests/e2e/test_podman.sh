@@ -6,6 +6,8 @@
 # chained) with a range of its own and podman's CNI version; only their state paths point
 # into the test's directory. podman passes CNI_ARGS "IgnoreUnknown=1;K8S_POD_NAME=<name>"
 # (";IP=...;MAC=..." for --ip and --mac-address): the identity is podman/<name>.
+# podman and its conmons share the machine with the players: a generous wait for a reply.
+GAME_JOIN_TIMEOUT_MS=${GAME_JOIN_TIMEOUT_MS:-5000}
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../../netns-harness/podman-world.sh
 . "$GL_TOP/netns-harness/podman-world.sh"
