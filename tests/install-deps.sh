@@ -5,6 +5,7 @@ set -eu
 
 PKGS=(build-essential pkg-config libjson-c-dev libmnl-dev libnftnl-dev libsqlite3-dev
 	libcurl4-openssl-dev libyaml-dev libcmocka-dev libsystemd-dev libmicrohttpd-dev iproute2 nftables containernetworking-plugins
+	podman runc conmon catatonit busybox-static
 	sqlite3 jq procps python3 python3-yaml openssl curl shellcheck
 	golang-go golang-github-appc-cni-dev)
 
