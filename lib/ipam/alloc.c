@@ -472,11 +472,10 @@ static uint64_t range_span(const struct gl_ipam_range *rg)
 	return d >= INT64_MAX ? INT64_MAX : (uint64_t)d + 1;
 }
 
-/* A free address from a random point of the pool's ranges on (wrapping
- * around): writers that just collided on one address spread out instead
- * of colliding again on the next lowest one. */
-static int random_free(const struct gl_ipam_conf *c, int pool, const struct taken *tk,
-		       struct gl_ip *ret)
+/* A free address from point `seed` (modulo the pool's size) of the pool's
+ * ranges on, wrapping around. */
+static int free_from(const struct gl_ipam_conf *c, int pool, const struct taken *tk,
+		     uint64_t seed, struct gl_ip *ret)
 {
 	const struct gl_ipam_pool *p = &c->pools[pool];
 	uint64_t total = 0, pick;
@@ -490,7 +489,7 @@ static int random_free(const struct gl_ipam_conf *c, int pool, const struct take
 	}
 	if (total == 0)
 		return lowest_free(c, pool, tk, ret);
-	pick = rnd64() % total;
+	pick = seed % total;
 	for (i0 = 0; i0 < p->n_ranges - 1; i0++) {
 		uint64_t span = range_span(&p->ranges[i0]);
 
@@ -512,6 +511,30 @@ static int random_free(const struct gl_ipam_conf *c, int pool, const struct take
 	if (gl_ip_cmp(&start, &p->ranges[i0].start) > 0 && gl_ip_add(&start, -1, &before) == 0)
 		return free_between(c, pool, tk, p->ranges[i0].start, &before, ret);
 	return 0;
+}
+
+/* From a random point: writers that just collided on one address spread
+ * out instead of colliding again on the next lowest one. */
+static int random_free(const struct gl_ipam_conf *c, int pool, const struct taken *tk,
+		       struct gl_ip *ret)
+{
+	return free_from(c, pool, tk, rnd64(), ret);
+}
+
+/* A new identity's first choice. Serialized stores: the lowest free address
+ * (one writer: a predictable order, the first server gets rangeStart).
+ * Stores whose writers race (ops->spread_start): a point derived from the
+ * identity, so concurrent new identities start apart instead of all
+ * colliding on the lowest free address, and one identity's retries come
+ * back to the same point. */
+static int first_free(const struct gl_store *s, const struct gl_alloc_req *req, int pool,
+		      const struct taken *tk, struct gl_ip *ret)
+{
+	const char *parts[3] = { req->conf->network, req->identity, req->ifname };
+
+	if (!s->ops->spread_start)
+		return lowest_free(req->conf, pool, tk, ret);
+	return free_from(req->conf, pool, tk, gl_hash64(parts, 3), ret);
 }
 
 /* Under exhaustion only: the Held row whose hold ended first. */
@@ -654,10 +677,10 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 	r = taken_init(&tk, t, req);
 	if (r < 0)
 		return gl_err_set(t->err, GL_ERR_INTERNAL, "out of memory");
-	/* The lowest free address first (one writer: a predictable order);
-	 * when another writer takes it under us, random free ones. */
+	/* The first choice (first_free); when another writer takes it under
+	 * us, random free ones. */
 	for (int probe = 0; probe < MAX_PROBES; probe++) {
-		if (!(probe == 0 ? lowest_free(c, pool, &tk, &ip) : random_free(c, pool, &tk, &ip)))
+		if (!(probe == 0 ? first_free(t->s, req, pool, &tk, &ip) : random_free(c, pool, &tk, &ip)))
 			break;
 		idx = find_ip(t, &ip); /* an expired conflict row, if any */
 		r = claim(t, req, pool, &ip, idx, false);

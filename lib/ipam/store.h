@@ -73,6 +73,10 @@ struct gl_store;
  * GL_ERR_TRY_AGAIN when the store stayed busy past its bounded wait). */
 struct gl_store_ops {
 	const char *type;
+	/* Writers race instead of queueing (no transactions): the allocator
+	 * starts a new identity's search at a point derived from the identity
+	 * rather than at the lowest free address, so racers rarely collide. */
+	bool spread_start;
 	int (*open)(const struct gl_store_conf *conf, struct gl_store **ret, struct gl_err *err);
 	void (*close)(struct gl_store *s);
 	int (*begin)(struct gl_store *s, struct gl_err *err);

@@ -606,6 +606,8 @@ int gl_kube_list(struct gl_kube *k, const struct gl_kube_res *res, const char *n
 		r = gl_kube_query_add(p, sizeof(p), "continue", o->cont);
 	if (r >= 0 && o->resource_version && *o->resource_version)
 		r = gl_kube_query_add(p, sizeof(p), "resourceVersion", o->resource_version);
+	if (r >= 0 && o->resource_version_match && *o->resource_version_match)
+		r = gl_kube_query_add(p, sizeof(p), "resourceVersionMatch", o->resource_version_match);
 	if (r < 0)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "kube: list query too long"), r;
 	r = kube_request(k, "GET", p, NULL, NULL, &list, err);

@@ -120,6 +120,7 @@ struct gl_kube_list_opts {
 	int limit;                     /* page size; list_all: 0 = 500 */
 	const char *cont;              /* list: the previous page's metadata.continue */
 	const char *resource_version;  /* list: e.g. "0" for any cached version */
+	const char *resource_version_match;  /* "NotOlderThan" | "Exact" | NULL */
 };
 
 /* One page: *ret_list is the List object (items, metadata.continue). */

@@ -7,11 +7,14 @@ AlreadyExists / Conflict, Status objects shaped like the real ones, list with la
 selectors and limit/continue, watch as a chunked stream of JSON lines with BOOKMARK events and
 410 Expired after a simulated compaction, the status subresource, merge-patch, namespaces,
 custom resources registered by posting a CRD, discovery and Table output for kubectl, bearer
-tokens and TLS (client certificates too), and fault injection under /fake/.
+tokens and TLS (client certificates too), anonymous requests refused as RBAC refuses
+system:anonymous, structural-schema validation and pruning of custom resources, a cost model
+(objects each request makes the server read, from etcd or from the watch cache) and fault
+injection under /fake/.
 
     python3 netns-harness/fakeapi/fakeapi.py --listen 127.0.0.1:0 --port-file F \
-        [--tls-cert C --tls-key K [--client-ca CA]] [--token T] [--namespace NS]... \
-        [--bookmark-interval S] [--verbose]
+        [--tls-cert C --tls-key K [--client-ca CA]] [--token T] [--anonymous-auth true|false] \
+        [--namespace NS]... [--bookmark-interval S] [--verbose]
 """
 
 import argparse
@@ -42,6 +45,8 @@ K8S_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-gamelan-fake"
                "gitCommit": "0000000000000000000000000000000000000000",
                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
                "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"}
+# What the system:public-info-viewer ClusterRole lets system:unauthenticated read.
+PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 CONTINUE_TOO_OLD = ("The provided continue parameter is too old to display a consistent list "
                     "result. You can start a new list without the continue parameter, or use "
@@ -128,7 +133,9 @@ def typed(obj, kind, av):
 
 def status_obj(code, reason, message, details=None):
     st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-          "message": message, "reason": reason}
+          "message": message}
+    if reason:      # StatusReasonUnknown ("") is omitted, as Go's omitempty does
+        st["reason"] = reason
     if details:
         st["details"] = details
     st["code"] = code
@@ -165,6 +172,7 @@ class ResType:
         # The registry strategy's AllowCreateOnUpdate / AllowUnconditionalUpdate.
         self.create_on_update = create_on_update
         self.unconditional_update = unconditional_update
+        self.schemas = {}               # CRDs: {version: openAPIV3Schema}
 
     @property
     def key(self):
@@ -534,6 +542,167 @@ def lease_problems(obj):
     return causes
 
 
+# ---------------------------------------------------------------- custom resource schemas
+
+DATE_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def json_type(v):
+    """The OpenAPI type name of a decoded JSON value, as kube-openapi's validator names it
+    (a float with an integral value counts as an integer, as Go's JSON decoding gives it)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer()):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def go_value(v):
+    """A value as field.Error prints it: strings quoted, numbers bare."""
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return "%d" % v
+    return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+def date_time_ok(s):
+    """strfmt.DateTime as the structural schema's format date-time parses it."""
+    if not DATE_TIME_RE.match(s):
+        return False
+    try:
+        datetime.datetime.strptime(s[:19].replace("t", "T"), "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return False
+    return True
+
+
+def schema_prune(v, s, path, pruned):
+    """Drop the fields the structural schema s does not declare (apiextensions' pruning),
+    unless x-kubernetes-preserve-unknown-fields keeps them; pruned gets their paths."""
+    if not isinstance(s, dict):
+        return
+    if isinstance(v, dict):
+        props = s.get("properties") if isinstance(s.get("properties"), dict) else {}
+        addl = s.get("additionalProperties")
+        keep = s.get("x-kubernetes-preserve-unknown-fields") is True or addl is True
+        for k in list(v):
+            sub = path + "." + k if path else k
+            if k in props:
+                schema_prune(v[k], props[k], sub, pruned)
+            elif isinstance(addl, dict):
+                schema_prune(v[k], addl, sub, pruned)
+            elif not keep:
+                del v[k]
+                pruned.append(sub)
+    elif isinstance(v, list) and isinstance(s.get("items"), dict):
+        for i, x in enumerate(v):
+            schema_prune(x, s["items"], "%s[%d]" % (path, i), pruned)
+
+
+def schema_validate(v, s, path, causes):
+    """The subset of OpenAPI v3 validation a CRD's structural schema uses (type, nullable,
+    enum, required, properties, additionalProperties, items, min/maxLength, pattern, format
+    date-time, minimum/maximum, min/maxItems), with the causes the real server reports."""
+    if not isinstance(s, dict):
+        return
+
+    def bad(reason, msg):
+        causes.append({"reason": reason, "message": msg, "field": path})
+
+    t = s.get("type")
+    if v is None:
+        if t and not s.get("nullable"):
+            bad("FieldValueTypeInvalid", "Invalid value: \"null\": %s in body must be of type %s: "
+                "\"null\"" % (path, t))
+        return
+    have = json_type(v)
+    if t and not (have == t or (t == "number" and have == "integer")):
+        bad("FieldValueTypeInvalid", "Invalid value: \"%s\": %s in body must be of type %s: \"%s\""
+            % (have, path, t, have))
+        return
+    if isinstance(s.get("enum"), list) and not any(
+            json_type(e) == have and e == v for e in s["enum"]):
+        bad("FieldValueNotSupported", "Unsupported value: %s: supported values: %s"
+            % (go_value(v), ", ".join(go_value(e) for e in s["enum"])))
+    if isinstance(v, str):
+        if isinstance(s.get("maxLength"), int) and len(v) > s["maxLength"]:
+            bad("FieldValueTooLong", "Too long: may not be longer than %d" % s["maxLength"])
+        if isinstance(s.get("minLength"), int) and len(v) < s["minLength"]:
+            bad("FieldValueInvalid", "Invalid value: %s: %s in body should be at least %d chars long"
+                % (go_value(v), path, s["minLength"]))
+        if isinstance(s.get("pattern"), str) and not re.search(s["pattern"], v):
+            bad("FieldValueInvalid", "Invalid value: %s: %s in body should match '%s'"
+                % (go_value(v), path, s["pattern"]))
+        if s.get("format") == "date-time" and not date_time_ok(v):
+            bad("FieldValueInvalid", "Invalid value: %s: %s in body must be of type date-time: %s"
+                % (go_value(v), path, go_value(v)))
+    if have in ("integer", "number"):
+        lo, hi = s.get("minimum"), s.get("maximum")
+        if isinstance(lo, (int, float)) and (v < lo or (s.get("exclusiveMinimum") and v == lo)):
+            bad("FieldValueInvalid", "Invalid value: %s: %s in body should be greater than %s%s"
+                % (go_value(v), path, "" if s.get("exclusiveMinimum") else "or equal to ",
+                   go_value(lo)))
+        if isinstance(hi, (int, float)) and (v > hi or (s.get("exclusiveMaximum") and v == hi)):
+            bad("FieldValueInvalid", "Invalid value: %s: %s in body should be less than %s%s"
+                % (go_value(v), path, "" if s.get("exclusiveMaximum") else "or equal to ",
+                   go_value(hi)))
+    if isinstance(v, dict):
+        props = s.get("properties") if isinstance(s.get("properties"), dict) else {}
+        for k in s.get("required") or []:
+            if k not in v:
+                causes.append({"reason": "FieldValueRequired", "message": "Required value",
+                               "field": path + "." + k if path else k})
+        for k, x in v.items():
+            sub = path + "." + k if path else k
+            if k in props:
+                schema_validate(x, props[k], sub, causes)
+            elif isinstance(s.get("additionalProperties"), dict):
+                schema_validate(x, s["additionalProperties"], sub, causes)
+    if isinstance(v, list):
+        if isinstance(s.get("maxItems"), int) and len(v) > s["maxItems"]:
+            bad("FieldValueTooMany", "Too many: %d: must have at most %d items" % (len(v), s["maxItems"]))
+        if isinstance(s.get("minItems"), int) and len(v) < s["minItems"]:
+            bad("FieldValueInvalid", "Invalid value: %d: %s in body should have at least %d items"
+                % (len(v), path, s["minItems"]))
+        if isinstance(s.get("items"), dict):
+            for i, x in enumerate(v):
+                schema_validate(x, s["items"], "%s[%d]" % (path, i), causes)
+
+
+def custom_resource_problems(obj, schema):
+    """Prune obj in place by its CRD version's openAPIV3Schema, then validate it: the causes
+    of a 422. apiVersion, kind and metadata are the server's (never pruned here)."""
+    if not isinstance(schema, dict):
+        return []
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    pruned = []
+    schema_prune(body, schema, "", pruned)
+    for k in [k for k in obj if k not in ("apiVersion", "kind", "metadata") and k not in body]:
+        del obj[k]
+    for k, v in body.items():
+        obj[k] = v
+    causes = []
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    for k in schema.get("required") or []:
+        if k not in obj and k not in ("apiVersion", "kind", "metadata"):
+            causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": k})
+    for k, v in body.items():
+        if k in props:
+            schema_validate(v, props[k], k, causes)
+    return causes
+
+
 # ---------------------------------------------------------------- the store
 
 class Store:
@@ -648,7 +817,12 @@ class Store:
         obj["kind"] = rt.kind
         if rt.key == ("coordination.k8s.io", "leases"):
             decode_lease(obj)
-        self._validate(rt, obj)
+        extra = []
+        if rt.crd:
+            # As apiextensions-apiserver: undeclared fields are pruned when the object is
+            # decoded, then the structural schema validates what is left (422 with causes).
+            extra = custom_resource_problems(obj, rt.schemas.get(version))
+        self._validate(rt, obj, extra)
         return md
 
     def _invalid(self, rt, name, causes):
@@ -664,8 +838,8 @@ class Store:
         det["causes"] = causes
         raise ApiError(422, "Invalid", msg, det)
 
-    def _validate(self, rt, obj):
-        md, causes = obj["metadata"], []
+    def _validate(self, rt, obj, extra=()):
+        md, causes = obj["metadata"], list(extra)
         name = md.get("name")
         if not name:
             causes.append({"reason": "FieldValueRequired", "message":
@@ -729,11 +903,18 @@ class Store:
                                rt.details(name))
             return obj
 
-    def create(self, rt, version, ns, obj, dry=False):
+    def create(self, rt, version, ns, obj, dry=False, on_update=False):
         with self.cond:
             md = self._check_body(rt, version, ns, obj, creating=True)
             self._require_ns(rt, ns)
             key = (ns or "", md["name"])
+            # The etcd3 storage refuses a create that carries a resourceVersion with a plain
+            # error, which the handler answers as 500 with no reason (k8s.io/apiserver
+            # storage/etcd3 store.Create). "0" and unparsable values pass and are cleared. A PUT
+            # that creates (AllowCreateOnUpdate) goes through GuaranteedUpdate instead.
+            rvs = md.get("resourceVersion")
+            if not on_update and isinstance(rvs, str) and rvs.isdigit() and int(rvs) != 0:
+                raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
             if key in self._objs(rt):
                 raise ApiError(409, "AlreadyExists", "%s \"%s\" already exists" %
                                (rt.qualified(), md["name"]), rt.details(md["name"]))
@@ -773,7 +954,7 @@ class Store:
                 # AllowCreateOnUpdate (leases): a PUT to a missing name creates it;
                 # a resourceVersion in the body is no precondition then.
                 self._check_body(rt, version, ns, obj, name=name)
-                return self.create(rt, version, ns, obj, dry), True
+                return self.create(rt, version, ns, obj, dry, on_update=True), True
             if old is None:
                 raise ApiError(404, "NotFound", "%s \"%s\" not found" % (rt.qualified(), name),
                                rt.details(name))
@@ -782,12 +963,12 @@ class Store:
             if not want and not rt.unconditional_update:
                 det = {"name": name, "kind": rt.plural,
                        "causes": [{"reason": "FieldValueInvalid", "message":
-                                   "Invalid value: 0: must be specified for an update",
+                                   "Invalid value: 0x0: must be specified for an update",
                                    "field": "metadata.resourceVersion"}]}
                 if rt.group:
                     det["group"] = rt.group
                 raise ApiError(422, "Invalid", "%s \"%s\" is invalid: metadata.resourceVersion: "
-                               "Invalid value: 0: must be specified for an update"
+                               "Invalid value: 0x0: must be specified for an update"
                                % (rt.qualified(), name), det)
             if want and want != old["metadata"]["resourceVersion"]:
                 raise ApiError(409, "Conflict", "Operation cannot be fulfilled on %s \"%s\": the "
@@ -958,23 +1139,77 @@ class Store:
                      columns={v["name"]: v.get("additionalPrinterColumns") or
                               [{"name": "Age", "type": "date",
                                 "jsonPath": ".metadata.creationTimestamp"}] for v in served},
-                     categories=names.get("categories", ()), crd=crd["metadata"]["name"])
+                     categories=names.get("categories", ()), crd=crd["metadata"]["name"],
+                     unconditional_update=False)
+        # The custom resource strategy: AllowUnconditionalUpdate is false, so a PUT without
+        # metadata.resourceVersion is 422; each served version validates by its own schema.
+        rt.schemas = {v["name"]: (v.get("schema") or {}).get("openAPIV3Schema") for v in served}
         if names.get("listKind"):
             rt.list_kind = names["listKind"]
         self.register(rt)
 
     # ---- list
+    def list_source(self, q):
+        """Where kube-apiserver 1.24-1.30 serves a LIST from (the cacher's shouldDelegateList):
+        "etcd" for a consistent read (no resourceVersion), a continue token, a limit with a
+        resourceVersion other than "0", or resourceVersionMatch=Exact; else "cache" (the watch
+        cache: resourceVersion "0", or N with NotOlderThan or legacy any-version semantics).
+        Validates the combination as ValidateListOptions does (422)."""
+        rv, match, cont = q.get("resourceVersion", ""), q.get("resourceVersionMatch", ""), \
+            q.get("continue", "")
+        causes = []
+        if match not in ("", "NotOlderThan", "Exact"):
+            causes.append(("resourceVersionMatch", "Unsupported value: \"%s\": supported values: "
+                           "\"Exact\", \"NotOlderThan\"" % match))
+        elif match and rv == "":
+            causes.append(("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden "
+                           "unless resourceVersion is provided"))
+        elif match and cont:
+            causes.append(("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden "
+                           "when continue is provided"))
+        elif match == "Exact" and rv == "0":
+            causes.append(("resourceVersionMatch", "Forbidden: resourceVersionMatch \"exact\" is "
+                           "forbidden for resourceVersion \"0\""))
+        if causes:
+            raise ApiError(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: " + "; ".join(
+                "%s: %s" % c for c in causes), {"group": "meta.k8s.io", "kind": "ListOptions",
+                "causes": [{"reason": "FieldValueForbidden", "message": m, "field": f}
+                           for f, m in causes]})
+        if rv not in ("", "0") and not rv.isdigit():
+            raise ApiError(400, "BadRequest", "invalid resource version: %s" % rv)
+        if cont and rv not in ("", "0"):
+            raise ApiError(400, "BadRequest", "specifying resource version is not allowed when "
+                           "using continue")
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise ApiError(400, "BadRequest", "invalid limit %r" % q.get("limit"))
+        if rv == "" or cont or (limit > 0 and rv != "0") or match == "Exact":
+            return "etcd"
+        return "cache"
+
     def list(self, rt, ns, q):
+        """(list metadata, items, cost): cost is (source, objects read). From etcd the
+        apiserver reads and decodes every object of the range (the resource in ns) from the
+        start key until `limit` items matched, filtering afterwards; from the watch cache it
+        filters decoded objects in memory and reads (serializes) only what matches."""
         lsel = Selector(q.get("labelSelector"))
         fsel = FieldSelector(q.get("fieldSelector"), rt)
-        limit = q.get("limit")
-        try:
-            limit = int(limit) if limit not in (None, "") else 0
-        except ValueError:
-            raise ApiError(400, "BadRequest", "invalid limit %r" % limit)
+        source = self.list_source(q)
+        limit = int(q.get("limit") or 0)
+        rvq = q.get("resourceVersion", "")
+        if source == "cache":
+            limit = 0       # "limits are ignored when resource version is zero" (cacher.go)
         cont = q.get("continue")
         with self.cond:
             start, list_rv = None, self.rv
+            if rvq not in ("", "0") and int(rvq) > self.rv:
+                raise ApiError(504, "Timeout", "Too large resource version: %s, current: %d"
+                               % (rvq, self.rv), {"causes": [{"reason": "ResourceVersionTooLarge",
+                                                   "message": "Too large resource version"}],
+                                                   "retryAfterSeconds": 1})
+            if source == "etcd" and rvq not in ("", "0") and int(rvq) < self.compacted:
+                raise ApiError(410, "Expired", "The resourceVersion for the provided list is too old.")
             if cont:
                 try:
                     tok = json.loads(base64.b64decode(cont, validate=False) or b"{}")
@@ -990,10 +1225,12 @@ class Store:
             # Ordered as etcd orders its keys: by the string "namespace/name".
             keys = sorted((("%s/%s" % k if rt.namespaced else k[1]), k) for k in objs
                           if ns is None or k[0] == ns)
-            items, more, remaining = [], False, 0
+            items, more, remaining, examined = [], False, 0, 0
             for skey, k in keys:
                 if start is not None and skey + "\0" <= start:
                     continue
+                if not (limit and len(items) >= limit):
+                    examined += 1       # etcd stops reading once the page is full
                 o = objs[k]
                 if not (lsel.matches(o["metadata"].get("labels")) and fsel.matches(o)):
                     continue
@@ -1010,10 +1247,10 @@ class Store:
                     separators=(",", ":")).encode()).decode()
                 if not lsel.reqs and not fsel.reqs:
                     md["remainingItemCount"] = remaining
-            return md, items
+            return md, items, (source, examined if source == "etcd" else len(items))
 
     def delete_collection(self, rt, ns, q):
-        md, items = self.list(rt, ns, q)
+        md, items, _ = self.list(rt, ns, q)
         out = []
         for o in items:
             try:
@@ -1142,6 +1379,14 @@ class Stats:
         self.watches = 0
         self.status = {}
         self.connections = 0
+        self.reads = {"etcd": 0, "cache": 0}
+        self.lists = {"etcd": 0, "cache": 0}
+
+    def add_read(self, source, n, is_list):
+        with self.lock:
+            self.reads[source] = self.reads.get(source, 0) + n
+            if is_list:
+                self.lists[source] = self.lists.get(source, 0) + 1
 
     def add(self, method, verb, path):
         with self.lock:
@@ -1165,7 +1410,8 @@ class Stats:
             return {"total": self.total, "byMethod": dict(self.by_method),
                     "byVerb": dict(self.by_verb), "byPath": dict(self.by_path),
                     "byStatus": dict(self.status), "activeWatches": self.watches,
-                    "connections": self.connections}
+                    "objectsRead": dict(self.reads, total=sum(self.reads.values())),
+                    "listsFrom": dict(self.lists), "connections": self.connections}
 
 
 # ---------------------------------------------------------------- HTTP
@@ -1206,6 +1452,9 @@ class Handler(BaseHTTPRequestHandler):
                  "Audit-Id: %s" % uuid.uuid4()]
         for k, v in (headers or {}).items():
             lines.append("%s: %s" % (k, v))
+        if self.cost is not None:
+            lines.append("X-Fake-Served-From: %s" % self.cost[0])
+            lines.append("X-Fake-Objects-Read: %d" % self.cost[1])
         if self.close_connection:
             lines.append("Connection: close")
         self.log_request(code, len(body))
@@ -1213,6 +1462,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, e):
         self._send(e.code, e.status(), headers=e.headers)
+
+    cost = None
+
+    def _read(self, source, n, lists=False):
+        """The cost model: this request read n objects from etcd or from the watch cache."""
+        self.cost = (source, n)
+        self.server.stats.add_read(source, n, lists)
 
     def _read_body(self):
         te = (self.headers.get("Transfer-Encoding") or "").lower()
@@ -1269,6 +1525,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         srv = self.server
+        self.cost = None
         url = urlsplit(self.path)
         path = re.sub(r"/+$", "", url.path) or "/"
         q = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -1277,9 +1534,15 @@ class Handler(BaseHTTPRequestHandler):
                 raw = self._read_body()
                 return self._fake(method, path, raw)
             raw = self._read_body()
-            if not self._authorized():
+            who = self._authenticate()
+            if who == "bad" or (who == "anonymous" and not srv.anonymous):
                 srv.stats.add(method, None, path)
                 return self._send(401, status_obj(401, "Unauthorized", "Unauthorized"))
+            if who == "anonymous" and path not in PUBLIC_PATHS:
+                # --anonymous-auth (kube-apiserver's default): a request without credentials is
+                # system:anonymous, whom RBAC lets read only the public-info paths: 403.
+                srv.stats.add(method, None, path)
+                return self._send(403, self._forbidden(method, path, q))
             verb = self._verb(method, path, q)
             srv.stats.add(method, verb, path)
             f = srv.faults.take(method, path, url.query)
@@ -1318,20 +1581,63 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
 
-    def _authorized(self):
+    def _authenticate(self):
+        """"ok" (no auth configured, a verified client certificate or a known token), "bad"
+        (credentials that fail: 401 even with anonymous auth on) or "anonymous" (none)."""
         srv = self.server
         if srv.tokens is None and not srv.client_ca:
-            return True
+            return "ok"
         if srv.client_ca and isinstance(self.connection, ssl.SSLSocket):
             try:
                 if self.connection.getpeercert():
-                    return True
+                    return "ok"
             except ValueError:
                 pass
-        auth = self.headers.get("Authorization") or ""
+        auth = self.headers.get("Authorization")
+        if auth is None:
+            return "anonymous"
         if srv.tokens and auth.startswith("Bearer ") and auth[7:].strip() in srv.tokens:
-            return True
-        return False
+            return "ok"
+        return "bad"
+
+    def _forbidden(self, method, path, q):
+        """The RBAC denial of system:anonymous, worded as the real authorizer's."""
+        user = "User \"system:anonymous\""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2 and parts[:2] == ["api", "v1"]:
+            group, rest = "", parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, rest = parts[1], parts[3:]
+        else:
+            rest = None
+        watch = bool(rest) and rest[0] == "watch"
+        if watch:
+            rest = rest[1:]
+        ns = None
+        if rest and len(rest) >= 3 and rest[0] == "namespaces":
+            ns, rest = rest[1], rest[2:]
+        if not rest:
+            return status_obj(403, "Forbidden", "forbidden: %s cannot %s path \"%s\""
+                              % (user, method.lower(), path))
+        plural, name = rest[0], rest[1] if len(rest) > 1 else None
+        res = plural + ("/" + rest[2] if len(rest) > 2 else "")
+        if watch or q.get("watch") in ("1", "true"):
+            verb = "watch"
+        elif method == "GET":
+            verb = "get" if name else "list"
+        elif method == "DELETE" and not name:
+            verb = "deletecollection"
+        else:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+        scope = "in the namespace \"%s\"" % ns if ns else "at the cluster scope"
+        qual = plural + "." + group if group else plural
+        what = "%s \"%s\"" % (qual, name) if name else qual
+        det = {"name": name} if name else {}
+        if group:
+            det["group"] = group
+        det["kind"] = plural
+        return status_obj(403, "Forbidden", "%s is forbidden: %s cannot %s resource \"%s\" in API "
+                          "group \"%s\" %s" % (what, user, verb, res, group, scope), det)
 
     @staticmethod
     def _verb(method, path, q):
@@ -1470,7 +1776,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._watch(rt, version, ns, q, fault)
         if method == "GET" and name is None:
             srv.stats.add_verb("list")
-            md, items = store.list(rt, ns, q)
+            md, items, cost = store.list(rt, ns, q)
+            self._read(*cost, lists=True)
             if table:
                 return self._send_table(rt, version, table, items, md, q)
             av = rt.api_version(version)
@@ -1484,6 +1791,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET":
             srv.stats.add_verb("get")
             obj = store.get(rt, ns, name)
+            # A GET without resourceVersion is a quorum read from etcd; with one, the cache.
+            self._read("etcd" if q.get("resourceVersion", "") == "" else "cache", 1)
             if table:
                 return self._send_table(rt, version, table, [obj],
                                         {"resourceVersion": obj["metadata"]["resourceVersion"]}, q)
@@ -1493,6 +1802,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
                                "on the requested resource")
             obj = store.create(rt, version, ns, self._json_body(raw), dry)
+            self._read("etcd", 0)
             return self._out(201, rt, version, obj)
         if name is None and method == "DELETE":
             items = store.delete_collection(rt, ns, q)
@@ -1503,6 +1813,9 @@ class Handler(BaseHTTPRequestHandler):
         if name is None:
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
                            "the requested resource")
+        if method in ("PUT", "PATCH", "DELETE"):
+            # GuaranteedUpdate reads the one object it changes.
+            self._read("etcd", 1)
         if method == "PUT":
             obj, created = store.update(rt, version, ns, name, self._json_body(raw), sub, dry)
             return self._out(201 if created else 200, rt, version, obj)
@@ -1642,6 +1955,31 @@ class Handler(BaseHTTPRequestHandler):
                 start_rv = int(rvq)
             except ValueError:
                 raise ApiError(400, "BadRequest", "invalid resource version: %s" % rvq)
+        # ValidateListOptions for a watch (v1.27+, WatchList): sendInitialEvents needs
+        # resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true; a
+        # resourceVersionMatch without sendInitialEvents is forbidden.
+        sie, rvm = q.get("sendInitialEvents"), q.get("resourceVersionMatch", "")
+        causes = []
+        if sie is not None and rvm != "NotOlderThan":
+            causes.append(("resourceVersionMatch", "sendInitialEvents requires setting "
+                           "resourceVersionMatch to NotOlderThan"))
+        if sie is not None and not bookmarks:
+            causes.append(("allowWatchBookmarks", "sendInitialEvents requires setting "
+                           "allowWatchBookmarks to true"))
+        if sie is None and rvm:
+            causes.append(("resourceVersionMatch", "resourceVersionMatch is forbidden for watch "
+                           "unless sendInitialEvents is provided"))
+        if causes:
+            msg = ", ".join("%s: Forbidden: %s" % c for c in causes)
+            raise ApiError(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: " +
+                           (msg if len(causes) == 1 else "[" + msg + "]"),
+                           {"group": "meta.k8s.io", "kind": "ListOptions", "causes": [
+                               {"reason": "FieldValueForbidden", "message": "Forbidden: " + m,
+                                "field": f} for f, m in causes]})
+        # Initial events: the state as synthetic ADDED events for resourceVersion ""/"0"
+        # (legacy) or whenever sendInitialEvents=true (then the initial-events-end
+        # bookmark follows); sendInitialEvents=false starts at the version without them.
+        initial = sie == "true" or (sie is None and rvq in ("", "0"))
         drop_after = -1
         if fault and fault.get("dropWatchAfter") is not None:
             drop_after = int(fault["dropWatchAfter"])
@@ -1657,20 +1995,26 @@ class Handler(BaseHTTPRequestHandler):
 
         pending = []
         with store.cond:
-            if rvq in ("", "0"):
+            if rvq not in ("", "0") and start_rv > store.rv and sie is not None:
+                raise ApiError(504, "Timeout", "Too large resource version: %d, current: %d"
+                               % (start_rv, store.rv), {"retryAfterSeconds": 1})
+            if initial:
                 last = store.rv
                 for k in sorted(store.objects[rt.key]):
                     o = store.objects[rt.key][k]
                     if matches(o):
                         pending.append(ev("ADDED", o))
-                if q.get("sendInitialEvents") == "true" and bookmarks:
+                self._read("cache", len(pending))
+                if sie == "true":
                     pending.append(json.dumps({"type": "BOOKMARK", "object": {
                         "kind": rt.kind, "apiVersion": av, "metadata": {
                             "resourceVersion": str(last), "annotations": {
                                 "k8s.io/initial-events-end": "true"}}}}).encode() + b"\n")
+            elif rvq in ("", "0"):
+                last = store.rv
             else:
                 last = start_rv
-            expired = rvq not in ("", "0") and start_rv < store.compacted
+            expired = not initial and rvq not in ("", "0") and start_rv < store.compacted
             compacted = store.compacted
             if fault and fault.get("expire"):
                 # As if the history had been compacted past this watch's version.
@@ -1693,7 +2037,22 @@ class Handler(BaseHTTPRequestHandler):
                 return
             deadline = time.monotonic() + timeout
             interval = store.bookmark_interval
-            next_bm = time.monotonic() + interval
+
+            pre_timeout = []
+
+            def next_bookmark(nowm):
+                # cacheWatcher.nextBookmarkTime: every bookmarkFrequency (the real server's is
+                # one minute; --bookmark-interval here) while that is before 2 s ahead of the
+                # watch's deadline, then once at that point (a client that times out resumes
+                # from a recent version), then none.
+                t, pre = nowm + interval, deadline - 2.0
+                if pre < t:
+                    if pre_timeout or pre < nowm - 0.5:
+                        return deadline + 1.0
+                    pre_timeout.append(pre)
+                    t = max(pre, nowm)
+                return t
+            next_bm = next_bookmark(time.monotonic())
             while True:
                 for data in pending:
                     if drop_after >= 0 and sent >= drop_after:
@@ -1746,7 +2105,7 @@ class Handler(BaseHTTPRequestHandler):
                     interval = store.bookmark_interval
                     stopping = store.stopping
                 if bm:
-                    next_bm = time.monotonic() + interval
+                    next_bm = next_bookmark(time.monotonic())
                     pending.append(json.dumps({"type": "BOOKMARK", "object": {
                         "kind": rt.kind, "apiVersion": av,
                         "metadata": {"resourceVersion": str(last)}}},
@@ -1787,6 +2146,7 @@ class Server(ThreadingHTTPServer):
         self.faults = Faults()
         self.stats = Stats()
         self.tokens = {args.token} if args.token else None
+        self.anonymous = args.anonymous_auth == "true"
         self.client_ca = args.client_ca
         self.verbose = args.verbose
         self.watch_timeout = args.watch_timeout
@@ -1844,6 +2204,9 @@ def main(argv=None):
     ap.add_argument("--require-client-cert", action="store_true",
                     help="with --client-ca: refuse TLS clients without a certificate")
     ap.add_argument("--token", help="bearer token required on every API request")
+    ap.add_argument("--anonymous-auth", choices=("true", "false"), default="true",
+                    help="as kube-apiserver's: a request without credentials is system:anonymous "
+                    "(403 from RBAC) when true (its default), 401 when false")
     ap.add_argument("--namespace", action="append", help="namespace to create at start")
     ap.add_argument("--bookmark-interval", type=float, default=1.0,
                     help="seconds between BOOKMARK events (default 1)")

@@ -16,7 +16,7 @@ fake_start() {
 # api METHOD PATH [BODY [CONTENT-TYPE]] [-- curl args]: T_OUT = body, CODE = HTTP status.
 api() {
 	local method=$1 path=$2 body=${3:-} ctype=${4:-application/json}
-	local args=(-s -m 10 -o "$T_TMP/.body" -w '%{http_code}' -X "$method")
+	local args=(-s -m 10 -o "$T_TMP/.body" -D "$T_TMP/.hdr" -w '%{http_code}' -X "$method")
 	shift 2
 	(($# > 0)) && shift
 	(($# > 0)) && shift
@@ -26,6 +26,11 @@ api() {
 	fi
 	CODE=$(curl "${args[@]}" "$@" "$FAKE_URL$path")
 	T_OUT=$(cat "$T_TMP/.body" 2>/dev/null)
+}
+
+# hdr NAME: a header of the last answer (api), "" when absent.
+hdr() {
+	tr -d '\r' <"$T_TMP/.hdr" | sed -n "s/^$1: //Ip" | tail -n 1
 }
 
 assert_code() {
@@ -188,7 +193,9 @@ case_crd_discovery() {
 
 case_status_subresource() {
 	local rv gen
-	api PUT $IPR/lan-192-168-1-200/status '{"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation","metadata":{"name":"lan-192-168-1-200"},"spec":{"address":"10.0.0.1"},"status":{"phase":"Ready"}}'
+	api GET $IPR/lan-192-168-1-200
+	rv=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
+	api PUT $IPR/lan-192-168-1-200/status "{\"apiVersion\":\"gamelan.dev/v1alpha1\",\"kind\":\"IPReservation\",\"metadata\":{\"name\":\"lan-192-168-1-200\",\"resourceVersion\":\"$rv\"},\"spec\":{\"address\":\"10.0.0.1\"},\"status\":{\"phase\":\"Ready\"}}"
 	assert_code 200 "PUT status" || return 1
 	assert_json_field "$T_OUT" '[.status.phase,.spec.address,.metadata.generation]|join(",")' "Ready,192.168.1.200,1" || return 1
 	rv=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
@@ -390,8 +397,25 @@ case_concurrent() {
 
 case_token() {
 	fake_start --token s3cret || return 1
+	# No credentials: system:anonymous (kube-apiserver's --anonymous-auth=true), whom RBAC
+	# refuses (403) everything but the public-info paths.
 	api GET /api/v1/namespaces
-	assert_status 401 Unauthorized || return 1
+	assert_status 403 Forbidden || return 1
+	assert_json_field "$T_OUT" .message 'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope' || return 1
+	api GET $IPR/x
+	assert_status 403 Forbidden || return 1
+	assert_json_field "$T_OUT" .message 'ipreservations.gamelan.dev "x" is forbidden: User "system:anonymous" cannot get resource "ipreservations" in API group "gamelan.dev" in the namespace "gamelan-system"' || return 1
+	assert_json_field "$T_OUT" '.details|[.name,.group,.kind]|join(",")' "x,gamelan.dev,ipreservations" || return 1
+	api PUT $IPR/x/status '{}'
+	assert_contains 'cannot update resource \"ipreservations/status\"' "$T_OUT" || return 1
+	api GET /apis
+	assert_status 403 Forbidden || return 1
+	assert_json_field "$T_OUT" .message 'forbidden: User "system:anonymous" cannot get path "/apis"' || return 1
+	api GET /version
+	assert_code 200 "/version anonymously" || return 1
+	api GET /healthz
+	assert_code 200 "/healthz anonymously" || return 1
+	# Credentials that fail are 401 even so.
 	api GET /api/v1/namespaces '' '' -- -H 'Authorization: Bearer wrong'
 	assert_status 401 Unauthorized || return 1
 	api GET /api/v1/namespaces '' '' -- -H 'Authorization: Bearer s3cret'
@@ -400,7 +424,12 @@ case_token() {
 	api GET /api/v1/namespaces '' '' -- -H 'Authorization: Bearer s3cret'
 	assert_status 401 Unauthorized || return 1
 	api GET /api/v1/namespaces '' '' -- -H 'Authorization: Bearer n3w'
-	assert_code 200 "new token"
+	assert_code 200 "new token" || return 1
+	fake_start --token s3cret --anonymous-auth false || return 1
+	api GET /api/v1/namespaces
+	assert_status 401 Unauthorized || return 1
+	api GET /version
+	assert_status 401 Unauthorized
 }
 
 make_certs() {
@@ -428,7 +457,7 @@ case_tls() {
 	api GET /api/v1/namespaces '' '' -- --cacert "$d/ca.crt" --cert "$d/cli.crt" --key "$d/cli.key"
 	assert_code 200 "TLS with a client certificate" || return 1
 	api GET /api/v1/namespaces '' '' -- --cacert "$d/ca.crt"
-	assert_status 401 Unauthorized || return 1
+	assert_status 403 Forbidden || return 1
 	api GET /version '' '' -- --cacert "$d/ca.crt" --cert "$d/other.crt" --key "$d/other.key"
 	assert_eq 000 "$CODE" "a certificate from another CA is refused in the handshake" || return 1
 	api GET /version
@@ -495,7 +524,7 @@ case_lease_writes() {
 	# No resourceVersion: refused for a lease (422), unlike a ConfigMap.
 	api PUT $LEASES/op "$(lease op '{"holderIdentity":"b","leaseDurationSeconds":15}')"
 	assert_status 422 Invalid || return 1
-	assert_json_field "$T_OUT" .message 'leases.coordination.k8s.io "op" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update' || return 1
+	assert_json_field "$T_OUT" .message 'leases.coordination.k8s.io "op" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update' || return 1
 	api PUT $LEASES/op "$(lease op '{"holderIdentity":"b","leaseDurationSeconds":15,"leaseTransitions":1}' "$rv")"
 	assert_code 200 "update on the current rv" || return 1
 	rv2=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
@@ -550,6 +579,191 @@ case_lease_types() {
 	assert_json_field "$T_OUT" '[.kind,(.items|length)]|join(",")' "LeaseList,1"
 }
 
+# The shipped CRD (conf/k8s/gamelan-crds.yaml) as JSON.
+shipped_crd() {
+	"$FAKEAPI_PY" -c 'import yaml, json, sys
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d.get("kind") == "CustomResourceDefinition" and d["spec"]["names"]["plural"] == "ipreservations":
+        print(json.dumps(d))' "$GL_TOP/conf/k8s/gamelan-crds.yaml"
+}
+
+# resv NAME SPEC-JSON [EXTRA-TOP-LEVEL-JSON-MEMBERS]
+resv() {
+	printf '{"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation","metadata":{"name":"%s"},"spec":%s%s}' "$1" "$2" "${3:+,$3}"
+}
+
+# assert_cause FIELD REASON MESSAGE-SUBSTRING: T_OUT is a 422 with that cause.
+assert_cause() {
+	assert_status 422 Invalid || return 1
+	assert_eq "$2" "$(jq -r --arg f "$1" '[.details.causes[]|select(.field==$f)|.reason][0] // "none"' <<<"$T_OUT")" \
+		"reason of the cause on $1 (body: $(_t_oneline "$T_OUT" | cut -c1-300))" || return 1
+	assert_contains "$3" "$(jq -r --arg f "$1" '[.details.causes[]|select(.field==$f)|.message][0]' <<<"$T_OUT")"
+}
+
+case_schema() {
+	local crd ok='{"network":"lan","address":"10.0.0.1","state":"Bound","pool":0,"ifname":"eth0","updated":"2026-01-02T03:04:05.678Z"}'
+	fake_start || return 1
+	crd=$(shipped_crd)
+	assert_ne "" "$crd" "the CRD from conf/k8s/gamelan-crds.yaml (python3-yaml)" || return 1
+	api POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$crd"
+	assert_code 201 "CRD create" || return 1
+	api POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"gamelan-system"}}'
+	api POST $IPR "$(resv ok "$ok")"
+	assert_code 201 "a valid reservation" || return 1
+	api POST $IPR "$(resv t1 '{"network":"lan","address":"10.0.0.2","state":"Bound","pool":"zero"}')"
+	assert_cause spec.pool FieldValueTypeInvalid 'Invalid value: "string": spec.pool in body must be of type integer: "string"' || return 1
+	assert_json_field "$T_OUT" '[.details.kind,.details.group,.details.name]|join(",")' "IPReservation,gamelan.dev,t1" || return 1
+	assert_contains 'IPReservation.gamelan.dev "t1" is invalid: spec.pool' "$(jq -r .message <<<"$T_OUT")" || return 1
+	api POST $IPR "$(resv t2 '{"network":"lan","address":"10.0.0.2","state":"Bogus"}')"
+	assert_cause spec.state FieldValueNotSupported 'Unsupported value: "Bogus": supported values: "Bound"' || return 1
+	api POST $IPR "$(resv t3 '{"network":"lan","address":"10.0.0.2","state":"Bound","pool":-1}')"
+	assert_cause spec.pool FieldValueInvalid 'Invalid value: -1: spec.pool in body should be greater than or equal to 0' || return 1
+	api POST $IPR "$(resv t4 '{"address":"10.0.0.2","state":"Bound"}')"
+	assert_cause spec.network FieldValueRequired 'Required value' || return 1
+	api POST $IPR "$(resv t5 '{"network":"lan","address":"10.0.0.2","state":"Bound","expires":"tomorrow"}')"
+	assert_cause spec.expires FieldValueInvalid 'spec.expires in body must be of type date-time: "tomorrow"' || return 1
+	api POST $IPR "$(resv t6 '{"network":"lan","address":"10.0.0.2","state":"Bound","ifname":"a-very-long-name"}')"
+	assert_cause spec.ifname FieldValueTooLong 'Too long: may not be longer than 15' || return 1
+	api POST $IPR "$(resv t7 '{"network":"lan","address":"10.0.0.2","state":"Bound","pinned":"yes","pool":1.5}')"
+	assert_eq 2 "$(jq '.details.causes|length' <<<"$T_OUT")" "two causes in one answer" || return 1
+	assert_match '^IPReservation.gamelan.dev "t7" is invalid: \[' "$(jq -r .message <<<"$T_OUT")" "message of several causes" || return 1
+	# Undeclared fields are pruned, at every level, on create and on update.
+	api POST $IPR "$(resv p1 '{"network":"lan","address":"10.0.0.3","state":"Bound","extra":{"a":1}}' '"status":{"x":1},"junk":true')"
+	assert_code 201 "create with undeclared fields" || return 1
+	assert_json_field "$T_OUT" '[(.spec|has("extra")),has("status"),has("junk"),.spec.network]|map(tostring)|join(",")' "false,false,false,lan" || return 1
+	api GET $IPR/p1
+	assert_json_field "$T_OUT" '.spec|keys|join(",")' "address,network,state" || return 1
+	api PATCH $IPR/p1 '{"spec":{"extra2":"x","node":"n1"}}' application/merge-patch+json
+	assert_code 200 "patch" || return 1
+	assert_json_field "$T_OUT" '.spec|keys|join(",")' "address,network,node,state" || return 1
+	api PATCH $IPR/p1 '{"spec":{"state":"Nope"}}' application/merge-patch+json
+	assert_cause spec.state FieldValueNotSupported 'Unsupported value: "Nope"' || return 1
+	# x-kubernetes-preserve-unknown-fields keeps them (the tests' own CRD).
+	api DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/ipreservations.gamelan.dev
+	api POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$CRD_JSON"
+	assert_code 201 "CRD create" || return 1
+	api POST $IPR "$(resv p2 '{"extra":1,"state":42}')"
+	assert_code 201 "preserve-unknown-fields: nothing pruned or validated" || return 1
+	assert_json_field "$T_OUT" '[.spec.extra,.spec.state]|map(tostring)|join(",")' "1,42"
+}
+
+case_version_rules() {
+	local rv
+	fake_start || return 1
+	setup_crd || return 1
+	# A create that carries a resourceVersion: the etcd3 storage's plain error, a 500 with no
+	# reason. "0" passes (it parses as 0).
+	api POST $IPR '{"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation","metadata":{"name":"v1","resourceVersion":"12"},"spec":{}}'
+	assert_code 500 "create with a resourceVersion" || return 1
+	assert_json_field "$T_OUT" '[.kind,.status,.code,(.reason//"none"),.message]|map(tostring)|join(",")' \
+		"Status,Failure,500,none,resourceVersion should not be set on objects to be created" || return 1
+	api GET $IPR/v1
+	assert_status 404 NotFound || return 1
+	api POST $IPR '{"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation","metadata":{"name":"v1","resourceVersion":"0"},"spec":{}}'
+	assert_code 201 "create with resourceVersion 0" || return 1
+	rv=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
+	api POST $CM '{"metadata":{"name":"rvc","resourceVersion":"7"}}'
+	assert_code 500 "a ConfigMap too" || return 1
+	# A PUT of a custom resource without resourceVersion: 422 (AllowUnconditionalUpdate false);
+	# a ConfigMap may.
+	api PUT $IPR/v1 '{"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation","metadata":{"name":"v1"},"spec":{"a":1}}'
+	assert_status 422 Invalid || return 1
+	assert_json_field "$T_OUT" .message 'ipreservations.gamelan.dev "v1" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update' || return 1
+	api PUT $IPR/v1 "{\"apiVersion\":\"gamelan.dev/v1alpha1\",\"kind\":\"IPReservation\",\"metadata\":{\"name\":\"v1\",\"resourceVersion\":\"$rv\"},\"spec\":{\"a\":1}}"
+	assert_code 200 "PUT with the resourceVersion" || return 1
+	api POST $CM '{"metadata":{"name":"rvc"},"data":{"a":"1"}}'
+	api PUT $CM/rvc '{"metadata":{"name":"rvc"},"data":{"a":"2"}}'
+	assert_code 200 "unconditional PUT of a ConfigMap"
+}
+
+# list_cost QUERY SOURCE READ [ITEMS]: a LIST of $IPR?QUERY is served from SOURCE, read READ objects.
+list_cost() {
+	api GET "$IPR?$1"
+	assert_code 200 "list ?$1" || return 1
+	assert_eq "$2 $3" "$(hdr X-Fake-Served-From) $(hdr X-Fake-Objects-Read)" "source and objects read of ?$1" || return 1
+	[[ -z "${4:-}" ]] || assert_eq "$4" "$(jq '.items|length' <<<"$T_OUT")" "items of ?$1"
+}
+
+case_cost() {
+	local i rv st
+	fake_start || return 1
+	setup_crd || return 1
+	for i in $(seq 10 39); do
+		api POST $IPR "$(ipr "c$i" "10.9.0.$i" "$( ((i % 3 == 0)) && echo '{"net":"a"}' || echo '{"net":"b"}')")"
+	done
+	assert_code 201 "the last of 30 creates" || return 1
+	rv=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
+	api POST /fake/stats
+	# A consistent LIST reads the whole namespace from etcd, whatever the selector.
+	list_cost "labelSelector=net%3Da" etcd 30 10 || return 1
+	list_cost "labelSelector=net%3Dnope" etcd 30 0 || return 1
+	# Paged from etcd: read until the page is full (c12 c15 c18: 9 keys from c10).
+	list_cost "labelSelector=net%3Da&limit=3" etcd 9 3 || return 1
+	# From the watch cache: only the matches; a limit with "0" is ignored (one page).
+	list_cost "labelSelector=net%3Da&resourceVersion=0" cache 10 10 || return 1
+	list_cost "labelSelector=net%3Da&resourceVersion=0&limit=3" cache 10 10 || return 1
+	assert_eq "" "$(jq -r '.metadata.continue // empty' <<<"$T_OUT")" "no continue token from the cache" || return 1
+	list_cost "labelSelector=net%3Da&resourceVersion=$rv&resourceVersionMatch=NotOlderThan" cache 10 10 || return 1
+	list_cost "resourceVersion=$rv" cache 30 30 || return 1
+	# 1.24-1.30: a limit with a version other than "0" goes to etcd, NotOlderThan or not;
+	# Exact is always etcd.
+	list_cost "labelSelector=net%3Da&resourceVersion=$rv&resourceVersionMatch=NotOlderThan&limit=3" etcd 9 3 || return 1
+	list_cost "labelSelector=net%3Da&resourceVersion=$rv&resourceVersionMatch=Exact" etcd 30 10 || return 1
+	# GET: a quorum read from etcd, or the cache with a resourceVersion.
+	api GET $IPR/c10
+	assert_eq "etcd 1" "$(hdr X-Fake-Served-From) $(hdr X-Fake-Objects-Read)" "GET" || return 1
+	api GET "$IPR/c10?resourceVersion=0"
+	assert_eq "cache 1" "$(hdr X-Fake-Served-From) $(hdr X-Fake-Objects-Read)" "GET from the cache" || return 1
+	api GET /fake/stats
+	st=$(jq -c '[.objectsRead.etcd,.objectsRead.cache,.objectsRead.total,.listsFrom.etcd,.listsFrom.cache]' <<<"$T_OUT")
+	assert_eq "[109,61,170,5,4]" "$st" "the stats' sums (etcd, cache, total, lists from each)" || return 1
+	# ListOptions the real server refuses.
+	api GET "$IPR?resourceVersionMatch=NotOlderThan"
+	assert_status 422 Invalid || return 1
+	assert_contains "resourceVersionMatch is forbidden unless resourceVersion is provided" "$T_OUT" || return 1
+	api GET "$IPR?resourceVersion=0&resourceVersionMatch=Exact"
+	assert_status 422 Invalid || return 1
+	api GET "$IPR?resourceVersion=1&resourceVersionMatch=Sometimes"
+	assert_status 422 Invalid || return 1
+	api GET "$IPR?resourceVersion=$((rv + 1000))&resourceVersionMatch=NotOlderThan"
+	assert_status 504 Timeout || return 1
+	assert_json_field "$T_OUT" '[.message,(.details.retryAfterSeconds|tostring)]|join(",")' \
+		"Too large resource version: $((rv + 1000)), current: $rv,1"
+}
+
+case_bookmark_rules() {
+	local rv out=$T_TMP/watch3
+	fake_start || return 1
+	setup_crd || return 1
+	api POST $IPR "$(ipr b1 10.0.0.1)"
+	rv=$(jq -r .metadata.resourceVersion <<<"$T_OUT")
+	# Not asked for: none.
+	api GET "$IPR?watch=1&resourceVersion=$rv&timeoutSeconds=1"
+	assert_eq "" "$T_OUT" "a watch without allowWatchBookmarks" || return 1
+	# Asked for, but the watch ends within 2 s of its start: the real cacher's last bookmark
+	# is 2 s before the deadline, so a 1 s watch gets none, a 3 s one some, none late.
+	api GET "$IPR?watch=1&resourceVersion=$rv&allowWatchBookmarks=true&timeoutSeconds=1"
+	assert_eq "" "$T_OUT" "a 1 s watch" || return 1
+	curl -sN -m 10 "$FAKE_URL$IPR?watch=1&resourceVersion=$rv&allowWatchBookmarks=true&timeoutSeconds=3" |
+		while read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done >"$out"
+	assert_ne 0 "$(grep -c BOOKMARK "$out")" "bookmarks in a 3 s watch" || return 1
+	# sendInitialEvents (WatchList): the state as ADDED, then the initial-events-end bookmark;
+	# it needs resourceVersionMatch=NotOlderThan and allowWatchBookmarks.
+	api GET "$IPR?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=$rv&timeoutSeconds=1"
+	assert_code 200 "watch list" || return 1
+	assert_eq "ADDED:b1 BOOKMARK:true" "$(jq -r '"\(.type):\(.object.metadata.name // .object.metadata.annotations["k8s.io/initial-events-end"])"' <<<"$T_OUT" | tr '\n' ' ' | sed 's/ $//')" \
+		"initial events, then their end" || return 1
+	api GET "$IPR?watch=1&sendInitialEvents=true&resourceVersion=$rv"
+	assert_status 422 Invalid || return 1
+	assert_contains "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan" "$T_OUT" || return 1
+	assert_contains "sendInitialEvents requires setting allowWatchBookmarks to true" "$T_OUT" || return 1
+	api GET "$IPR?watch=1&resourceVersionMatch=NotOlderThan&resourceVersion=$rv"
+	assert_status 422 Invalid || return 1
+	# sendInitialEvents=false: from the version on, no initial events.
+	api GET "$IPR?watch=1&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=0&timeoutSeconds=1"
+	assert_eq "" "$T_OUT" "sendInitialEvents=false"
+}
+
 case_sigterm() {
 	local pid=$FAKE_PID
 	kill -TERM "$pid"
@@ -583,6 +797,10 @@ t_run "concurrent clients" case_concurrent
 t_run "leases: 409 on create, resourceVersion required, create on update" case_lease_writes
 t_run "leases: typed spec, MicroTime in and out, validation" case_lease_types
 t_run "SIGTERM ends the fake cleanly" case_sigterm
+t_run "custom resources: structural schema validation (422 causes), pruning" case_schema
+t_run "create with a resourceVersion -> 500, CR PUT without one -> 422" case_version_rules
+t_run "cost model: objects read from etcd or the watch cache; ListOptions rules" case_cost
+t_run "bookmarks only as the real server sends them; sendInitialEvents" case_bookmark_rules
 t_run "bearer token, changed at runtime" case_token
 if command -v openssl >/dev/null; then
 	t_run "TLS, client certificates" case_tls

@@ -6,7 +6,8 @@
 # conf/k8s/install-cni.sh writes it). The chain gamelan-macvlan (ipam: gamelan-ipam, store
 # kubernetes) -> gamelan-snat is called as a runtime calls it (cni_call NODE ...).
 # Cases:
-#  - both nodes reach the API server (TLS + token; no token -> 401); STATUS 0 on both;
+#  - both nodes reach the API server (TLS + token; no token -> 403, as system:anonymous;
+#    a wrong token -> 401); STATUS 0 on both;
 #  - games/dst-0 ADD on node1: an address of the range, the LAN player joins the LAN-only
 #    game server in the pod; the IPReservation object: name, address, Bound, node1;
 #  - DEL on node1 (object Held), ADD on node2 (new container ID, new netns): same
@@ -179,10 +180,14 @@ case_reach() {
 		assert_ok ip netns exec "$(world_ns "$n")" curl -sS -f -m 10 --cacert "$K/ca.crt" \
 			-H "Authorization: Bearer $TOKEN" "$API/api/v1/namespaces/gamelan-system" || return
 		assert_json_field "$T_OUT" '.metadata.name' gamelan-system "namespace read from $n" || return
-		# The token is required: without it, 401.
+		# The token is required: without it the request is system:anonymous, whom RBAC
+		# refuses (403); a wrong token fails authentication (401).
 		assert_ok ip netns exec "$(world_ns "$n")" curl -sS -m 10 --cacert "$K/ca.crt" -o /dev/null \
 			-w '%{http_code}' "$API/api/v1/namespaces" || return
-		assert_eq 401 "$T_OUT" "HTTP status without the token from $n" || return
+		assert_eq 403 "$T_OUT" "HTTP status without the token from $n" || return
+		assert_ok ip netns exec "$(world_ns "$n")" curl -sS -m 10 --cacert "$K/ca.crt" -o /dev/null \
+			-H "Authorization: Bearer not-$TOKEN" -w '%{http_code}' "$API/api/v1/namespaces" || return
+		assert_eq 401 "$T_OUT" "HTTP status with a wrong token from $n" || return
 		assert_ok status_of "$n" || return
 	done
 	# The plugin checks the server's certificate and sends the token: a kubeconfig with

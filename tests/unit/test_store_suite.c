@@ -103,6 +103,11 @@ struct env {
 };
 
 static int seq;
+/* The Kubernetes store with spread_start off: the allocator-level cases
+ * below check its decisions address by address, as for SQLite's lowest
+ * free one; test_kube_spread_start checks the store as it ships. */
+static struct gl_store_ops kube_lowest_ops;
+static bool kube_spread;
 
 static struct gl_store *open_store(struct env *e)
 {
@@ -114,6 +119,11 @@ static struct gl_store *open_store(struct env *e)
 
 	if (gl_store_open(&sc, &s, &err) < 0)
 		fail_msg("open %s store: %s", sc.type, err.msg);
+	if (e->be == KUBE && !kube_spread) {
+		kube_lowest_ops = *s->ops;
+		kube_lowest_ops.spread_start = false;
+		s->ops = &kube_lowest_ops;
+	}
 	return s;
 }
 
@@ -798,6 +808,115 @@ static void test_kube_round_trips(void **state)
 	env_done(&e);
 }
 
+/* The fake's counters (GET /fake/stats). */
+static json_object *fake_stats(void)
+{
+	char cmd[160], buf[8192];
+	json_object *o = NULL;
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "curl -s -m 10 '%s/fake/stats'", fake.url);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	pclose(f);
+	buf[n] = '\0';
+	assert_int_equal(gl_json_parse_object(buf, n, &o, NULL), 0);
+	return o;
+}
+
+static int64_t stat_of(json_object *st, const char *a, const char *b)
+{
+	json_object *x, *y;
+
+	if (!json_object_object_get_ex(st, a, &x) || !json_object_object_get_ex(x, b, &y))
+		return 0;
+	return json_object_get_int64(y);
+}
+
+/* The cost an ADD puts on the API server: no LIST goes to etcd (they are
+ * all served from the watch cache), and the objects read do not grow with
+ * reservations of other networks in the namespace. */
+static void test_kube_cost(void **state)
+{
+	struct env e, other;
+	json_object *st;
+	int64_t etcd_lists, cache0, cache1;
+	char id[32], cid[32];
+
+	env_init(&other, KUBE, "{\"range\":\"10.8.0.0/16\"}");
+	env_init(&e, KUBE, "{\"range\":\"10.7.0.0/16\"}");
+	st = fake_stats();
+	etcd_lists = stat_of(st, "listsFrom", "etcd");
+	cache0 = stat_of(st, "objectsRead", "cache");
+	json_object_put(st);
+	assert_string_equal(add(&e, "games/a", "c1", T0), "10.7.0.1");
+	del(&e, "games/a", "c1", T0);
+	assert_string_equal(add(&e, "games/a", "c2", T0), "10.7.0.1");
+	st = fake_stats();
+	cache1 = stat_of(st, "objectsRead", "cache") - cache0;
+	assert_int_equal(stat_of(st, "listsFrom", "etcd"), etcd_lists);
+	json_object_put(st);
+	/* 40 reservations elsewhere in the namespace change nothing. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "games/o-%d", i);
+		snprintf(cid, sizeof(cid), "o-%d", i);
+		assert_string_not_equal(add(&other, id, cid, T0), "E100");
+	}
+	st = fake_stats();
+	cache0 = stat_of(st, "objectsRead", "cache");
+	etcd_lists = stat_of(st, "listsFrom", "etcd");
+	json_object_put(st);
+	assert_string_equal(add(&e, "games/b", "c3", T0), "10.7.0.2");
+	del(&e, "games/b", "c3", T0);
+	assert_string_equal(add(&e, "games/b", "c4", T0), "10.7.0.2");
+	st = fake_stats();
+	/* One more row in e's own network (games/a's) is read by each of the
+	 * three scans; nothing of the other network's 40. */
+	assert_int_equal(stat_of(st, "objectsRead", "cache") - cache0, cache1 + 3);
+	assert_int_equal(stat_of(st, "listsFrom", "etcd"), etcd_lists);
+	json_object_put(st);
+	env_done(&other);
+	env_done(&e);
+}
+
+/* As shipped, the Kubernetes store starts a new identity's search at a
+ * point derived from it: racers spread over the range, and one identity's
+ * first choice is the same in any fresh network. SQLite keeps the lowest
+ * free address (test_sticky). */
+static void test_kube_spread_start(void **state)
+{
+	static const char *const ids[] = { "games/s-0", "games/s-1", "games/s-2", "games/s-3",
+					   "games/s-4", "games/s-5", "games/s-6", "games/s-7" };
+	char first[GL_ARRAY_SIZE(ids)][GL_IP_STRLEN];
+	struct env e;
+	int at_start = 0, distinct = 0;
+
+	kube_spread = true;
+	env_init(&e, KUBE, "{\"range\":\"10.6.0.0/16\"}");
+	assert_true(e.s->ops->spread_start);
+	for (size_t i = 0; i < GL_ARRAY_SIZE(ids); i++) {
+		snprintf(first[i], sizeof(first[i]), "%s", add(&e, ids[i], ids[i], T0));
+		assert_true(strncmp(first[i], "10.6.", 5) == 0);
+		at_start += strcmp(first[i], "10.6.0.1") == 0;
+	}
+	for (size_t i = 0; i < GL_ARRAY_SIZE(ids); i++) {
+		bool dup = false;
+
+		for (size_t k = 0; k < i; k++)
+			dup = dup || strcmp(first[i], first[k]) == 0;
+		distinct += !dup;
+	}
+	assert_int_equal(distinct, (int)GL_ARRAY_SIZE(ids));
+	assert_true(at_start <= 1);
+	/* Sticky as ever. */
+	del(&e, ids[0], ids[0], T0);
+	assert_string_equal(add(&e, ids[0], "again", T0), first[0]);
+	env_done(&e);
+	kube_spread = false;
+}
+
 static void test_kube_malformed_and_status(void **state)
 {
 	static const struct gl_kube_res res = { "gamelan.dev", "v1alpha1", "ipreservations", true };
@@ -881,6 +1000,8 @@ int main(void)
 		cmocka_unit_test(test_kube_json),
 		cmocka_unit_test(test_kube_round_trips),
 		cmocka_unit_test(test_kube_malformed_and_status),
+		cmocka_unit_test(test_kube_cost),
+		cmocka_unit_test(test_kube_spread_start),
 		cmocka_unit_test(test_kube_unreachable),
 	};
 	int r;
