@@ -43,8 +43,11 @@ int gl_lease_config_check(const struct gl_lease_config *in, struct gl_lease_conf
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG,
 				  "lease: the lease duration (%lld ms) must be greater than the renew deadline (%lld ms)",
 				  (long long)c.lease_duration_ms, (long long)c.renew_deadline_ms);
-	/* client-go: renewDeadline > retryPeriod * JitterFactor (1.2). */
-	if (c.renew_deadline_ms * 5 <= c.retry_period_ms * 6)
+	/* client-go: renewDeadline > retryPeriod * JitterFactor (1.2). The
+	 * first test bounds retry (by the deadline, itself below the
+	 * duration's INT32_MAX s) before it is multiplied. */
+	if (c.retry_period_ms >= c.renew_deadline_ms ||
+	    c.renew_deadline_ms * 5 <= c.retry_period_ms * 6)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG,
 				  "lease: the renew deadline (%lld ms) must be greater than 1.2 times the retry period (%lld ms)",
 				  (long long)c.renew_deadline_ms, (long long)c.retry_period_ms);
