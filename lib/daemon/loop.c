@@ -188,11 +188,17 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 int gl_loop_new(struct gl_loop **ret)
 {
 	struct gl_loop *l = calloc(1, sizeof(*l));
+	struct sigaction old_pipe;
 	int r;
 
 	if (!l)
 		return -ENOMEM;
 	l->drain_ms = GL_LOOP_DRAIN_MS;
+	/* A peer that closes while we write to it (a client gone before its
+	 * answer, dockerd restarting) must cost an EPIPE, not the daemon:
+	 * ignore SIGPIPE unless the program chose a handler of its own. */
+	if (sigaction(SIGPIPE, NULL, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 	r = sd_event_new(&l->ev);
 	if (r < 0)
 		goto fail;

@@ -14,7 +14,9 @@ struct gl_loop_timer;
 
 /* A new loop with SIGTERM and SIGINT handled by it: the signals are blocked
  * in the calling thread (threads started later inherit that; start the loop
- * before any thread) and read through a signalfd. */
+ * before any thread) and read through a signalfd. SIGPIPE, if still at its
+ * default, is ignored from then on (process-wide): a write to a closed peer
+ * is an EPIPE. */
 int gl_loop_new(struct gl_loop **ret);
 /* Free the loop, its own timers and its signal sources (NULL is fine). Free
  * what was built on it (servers, workers) first; owned timers may still be
