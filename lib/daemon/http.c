@@ -40,17 +40,41 @@ struct gl_http {
 	size_t nroutes;
 	struct listener *listeners[GL_HTTP_LISTENERS_MAX];
 	size_t nlisteners;
+	struct gl_http_later *later;      /* deferred requests not yet answered by the daemon */
+	bool closing;                     /* in gl_http_free: run no handler */
 };
 
 /* One request's state, from the URI log callback (the first thing MHD
  * tells of a request) to the completion notice. */
 struct request {
+	struct listener *li;
 	char *uri;                        /* raw, query included */
 	const struct route *route;
 	bool started;
 	bool too_big;
 	char *body;
 	size_t len, cap;
+	/* deferred: the connection is suspended until the answer is in */
+	struct gl_http_later *later;      /* NULL once answered (by anyone) or given up */
+	bool deferred;
+	bool suspended;                   /* the handler returned: MHD holds the connection */
+	bool answered;                    /* the a_* fields hold the answer to queue */
+	bool abandoned;                   /* the server is going: close, answer nothing */
+	int a_status;
+	char *a_ctype;
+	char *a_body;
+	size_t a_len;
+};
+
+/* The daemon's handle on a deferred request. It outlives the request (the
+ * daemon frees it with gl_http_answer, whatever happened meanwhile). */
+struct gl_http_later {
+	struct gl_http *h;                /* NULL once the server is freed */
+	struct gl_http_later *prev, *next;   /* in h->later */
+	struct request *rq;               /* NULL once answered by the server or gone */
+	struct MHD_Connection *c;
+	struct gl_loop_timer *timer;      /* the answer_ms bound */
+	int gone;                         /* why rq is NULL: -ETIMEDOUT, -ECONNRESET */
 };
 
 /* ---- driving MHD from the loop ---- */
@@ -92,9 +116,18 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct request *rq = calloc(1, sizeof(*rq));
 
-	if (rq)
+	if (rq) {
+		rq->li = cls;
 		rq->uri = strdup(uri);
+	}
 	return rq;
+}
+
+static void later_detach(struct gl_http_later *p, int why)
+{
+	p->rq->later = NULL;
+	p->rq = NULL;
+	p->gone = why;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -104,8 +137,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 	if (!rq)
 		return;
+	/* Not while suspended (MHD does not look at those); kept so that a
+	 * handle can never point at a freed request. */
+	if (rq->later)
+		later_detach(rq->later, -ECONNRESET);
 	free(rq->uri);
 	free(rq->body);
+	free(rq->a_ctype);
+	free(rq->a_body);
 	free(rq);
 	*req_cls = NULL;
 }
@@ -179,6 +218,131 @@ static const struct route *route_find(const struct gl_http *h, const char *metho
 	return NULL;
 }
 
+/* Hand a deferred request's answer (or its end) back to MHD: resuming
+ * makes MHD call on_request again, which queues it. MHD's ITC wakes its
+ * epoll fd; the zero timer makes sure MHD runs on the next iteration even
+ * before that fd is seen. */
+static void later_resume(struct request *rq, struct MHD_Connection *c)
+{
+	MHD_resume_connection(c);
+	gl_loop_timer_arm(rq->li->timer, 0);
+}
+
+static void later_set(struct request *rq, int status, char *ctype, char *body, size_t len)
+{
+	rq->answered = true;
+	rq->a_status = status;
+	rq->a_ctype = ctype;
+	rq->a_body = body;
+	rq->a_len = len;
+}
+
+/* No answer from the daemon within answer_ms: say so rather than leave a
+ * client with no timeout of its own waiting for ever. */
+static void on_later_timeout(struct gl_loop *l, void *userdata)
+{
+	struct gl_http_later *p = userdata;
+	struct request *rq = p->rq;
+	static const char msg[] = "no answer in time\n";
+
+	if (!rq)
+		return;
+	gl_debug("http: %s: no answer within %lld ms, answering 503", rq->uri ? rq->uri : "?",
+		 (long long)p->h->opts.answer_ms);
+	later_detach(p, -ETIMEDOUT);
+	later_set(rq, 503, NULL, strdup(msg), strlen(msg));
+	later_resume(rq, p->c);
+}
+
+static void later_unlink(struct gl_http_later *p)
+{
+	if (!p->h)
+		return;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		p->h->later = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	p->h = NULL;
+}
+
+int gl_http_defer(const struct gl_http_req *req, struct gl_http_later **ret)
+{
+	struct request *rq = req ? req->request : NULL;
+	struct gl_http *h;
+	struct gl_http_later *p;
+	int r;
+
+	if (!rq || !ret)
+		return -EINVAL;
+	if (rq->deferred)
+		return -EALREADY;
+	h = rq->li->h;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	r = gl_loop_timer_add(h->loop, h->opts.answer_ms, 0, on_later_timeout, p, &p->timer);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	p->h = h;
+	p->c = req->conn;
+	p->rq = rq;
+	p->next = h->later;
+	if (h->later)
+		h->later->prev = p;
+	h->later = p;
+	rq->later = p;
+	rq->deferred = true;
+	*ret = p;
+	return 0;
+}
+
+int gl_http_answer(struct gl_http_later *p, int status, const char *content_type,
+		   const void *body, size_t len)
+{
+	struct request *rq;
+	char *b = NULL, *ct = NULL;
+	int r = 0;
+
+	if (!p)
+		return -EINVAL;
+	rq = p->rq;
+	if (!rq) {
+		r = p->gone;
+	} else {
+		if (status < 100 || status > 599) {
+			r = -EINVAL;
+		} else {
+			b = malloc(len + 1);
+			ct = content_type ? strdup(content_type) : NULL;
+			if (!b || (content_type && !ct))
+				r = -ENOMEM;
+		}
+		if (r < 0) {
+			free(b);
+			free(ct);
+			later_set(rq, 500, NULL, NULL, 0);
+		} else {
+			if (len)
+				memcpy(b, body, len);
+			b[len] = '\0';
+			later_set(rq, status, ct, b, len);
+		}
+		later_detach(p, 0);
+		/* Answered within the handler itself: run_handler queues it. */
+		if (rq->suspended)
+			later_resume(rq, p->c);
+	}
+	later_unlink(p);
+	gl_loop_timer_free(p->timer);
+	free(p);
+	return r;
+}
+
 static enum MHD_Result run_handler(struct gl_http *h, struct MHD_Connection *c,
 				   struct request *rq, const char *method, const char *path)
 {
@@ -193,10 +357,30 @@ static enum MHD_Result run_handler(struct gl_http *h, struct MHD_Connection *c,
 		.body_len = rq->len,
 		.content_type = ctype ? ctype : "",
 		.conn = c,
+		.request = rq,
 	};
 	struct gl_http_resp resp = { .status = 200, .content_type = DEFAULT_CTYPE };
 	int r = rq->route->fn(&req, &resp, rq->route->userdata);
 
+	if (rq->deferred && rq->answered) {
+		free(resp.body);
+		rq->answered = false;
+		return send_owned(c, rq->a_status, rq->a_ctype, TAKE_PTR(rq->a_body), rq->a_len, NULL);
+	}
+	if (rq->deferred && r >= 0) {
+		/* The answer comes later: MHD leaves the connection alone
+		 * until later_resume. */
+		free(resp.body);
+		rq->suspended = true;
+		MHD_suspend_connection(c);
+		return MHD_YES;
+	}
+	if (rq->deferred) {
+		/* Deferred, then failed: answer now; the daemon's handle
+		 * learns it is gone when it answers. */
+		later_detach(rq->later, -ECONNRESET);
+		r = -ECANCELED;
+	}
 	if (r < 0 || resp.status < 100 || resp.status > 599) {
 		gl_debug("http: %s %s: handler failed (%d, status %d)", method, path, r, resp.status);
 		free(resp.body);
@@ -213,11 +397,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req_cls)
 {
-	struct gl_http *h = cls;
+	struct listener *li = cls;
+	struct gl_http *h = li->h;
 	struct request *rq = *req_cls;
 
-	if (!rq)
-		return MHD_NO;    /* out of memory in on_uri: drop the connection */
+	if (!rq || h->closing)
+		return MHD_NO;    /* out of memory in on_uri, or going: drop the connection */
+	if (rq->deferred) {
+		/* Resumed: the answer is in, or the server is going. */
+		if (rq->abandoned || !rq->answered)
+			return MHD_NO;
+		rq->answered = false;
+		return send_owned(c, rq->a_status, rq->a_ctype, TAKE_PTR(rq->a_body), rq->a_len,
+				  NULL);
+	}
 	if (!rq->started) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -297,12 +490,17 @@ static int listener_start(struct gl_http *h, int fd, struct listener **ret, stru
 		return -ENOMEM;
 	}
 	li->h = h;
-	li->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+	/* No MHD thread: MHD_USE_EPOLL without MHD_USE_INTERNAL_POLLING_THREAD
+	 * is the external-loop mode (one epoll fd, MHD_run, MHD_get_timeout).
+	 * Suspend/resume brings MHD's ITC, an eventfd in that epoll set, so a
+	 * resume wakes the loop. */
+	li->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+				   NULL, NULL, on_request, li,
 				   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 				   MHD_OPTION_LISTEN_SOCKET, fd,
 				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->opts.timeout_s,
 				   MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->opts.conns_max,
-				   MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+				   MHD_OPTION_URI_LOG_CALLBACK, on_uri, li,
 				   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 				   MHD_OPTION_END);
 	if (!li->mhd) {
@@ -461,6 +659,8 @@ int gl_http_new(struct gl_loop *l, const struct gl_http_opts *opts, struct gl_ht
 		h->opts.timeout_s = GL_HTTP_TIMEOUT_S;
 	if (!h->opts.conns_max)
 		h->opts.conns_max = GL_HTTP_CONNS_MAX;
+	if (h->opts.answer_ms <= 0)
+		h->opts.answer_ms = GL_HTTP_ANSWER_MS;
 	*ret = h;
 	return 0;
 }
@@ -469,8 +669,30 @@ void gl_http_free(struct gl_http *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->nlisteners; i++)
+	/* MHD_stop_daemon must not meet a suspended connection (MHD panics):
+	 * resume every deferred one, marked to close without an answer. The
+	 * daemon's handles stay valid until its gl_http_answer (-ECONNRESET);
+	 * their timers go now, while the loop is surely alive. */
+	h->closing = true;
+	while (h->later) {
+		struct gl_http_later *p = h->later;
+
+		if (p->rq) {
+			struct request *rq = p->rq;
+
+			rq->abandoned = true;
+			later_detach(p, -ECONNRESET);
+			MHD_resume_connection(p->c);
+		}
+		gl_loop_timer_free(p->timer);
+		p->timer = NULL;
+		later_unlink(p);
+	}
+	for (size_t i = 0; i < h->nlisteners; i++) {
+		/* Let MHD see the resumed ones (they close) before it stops. */
+		MHD_run(h->listeners[i]->mhd);
 		listener_free(h->listeners[i]);
+	}
 	for (size_t i = 0; i < h->nroutes; i++) {
 		free(h->routes[i].method);
 		free(h->routes[i].path);

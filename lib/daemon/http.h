@@ -14,6 +14,7 @@
 #define GL_HTTP_BODY_MAX (1u << 20)      /* default request body bound: 413 past it */
 #define GL_HTTP_TIMEOUT_S 10             /* default idle timeout of a connection */
 #define GL_HTTP_CONNS_MAX 64             /* default concurrent connections */
+#define GL_HTTP_ANSWER_MS 30000          /* default bound of a deferred answer: 503 past it */
 #define GL_HTTP_ROUTES_MAX 64
 #define GL_HTTP_LISTENERS_MAX 4
 
@@ -28,6 +29,7 @@ struct gl_http_req {
 	size_t body_len;
 	const char *content_type;        /* "" when absent */
 	void *conn;                      /* the server's, for gl_http_req_arg/header */
+	void *request;                   /* the server's, for gl_http_defer */
 };
 
 /* What a handler answers. status starts at 200, content_type at text/plain;
@@ -49,12 +51,14 @@ struct gl_http_opts {
 	size_t body_max;
 	unsigned timeout_s;
 	unsigned conns_max;
+	int64_t answer_ms;               /* bound of a deferred answer (gl_http_defer) */
 };
 
 /* A server on loop l, listening nowhere yet. opts NULL = defaults. */
 int gl_http_new(struct gl_loop *l, const struct gl_http_opts *opts, struct gl_http **ret);
-/* Stop every listener (connections are closed, unix socket files removed if
- * they are still ours) and free (NULL is fine). Not from a handler. */
+/* Stop every listener (connections are closed, deferred requests among
+ * them, unix socket files removed if they are still ours) and free (NULL is
+ * fine). Not from a handler. */
 void gl_http_free(struct gl_http *h);
 
 /* Route method ("GET", "POST", ...) on path to fn. A GET route also answers
@@ -80,3 +84,29 @@ int gl_http_reply(struct gl_http_resp *resp, int status, const char *content_typ
 const char *gl_http_req_arg(const struct gl_http_req *req, const char *key);
 /* A request header (case-insensitive name; NULL when absent). */
 const char *gl_http_req_header(const struct gl_http_req *req, const char *name);
+
+/* ---- Answering later ------------------------------------------------------
+ * A handler whose answer needs a blocking call (a worker's: dockerd's API, a
+ * probe) takes the request with gl_http_defer and returns 0; resp is then
+ * ignored. The connection waits, costing the loop nothing (MHD suspends it:
+ * no reads, no idle timeout), until gl_http_answer, on the loop thread,
+ * typically from the worker's deliver or done. Past opts.answer_ms without
+ * an answer the server answers 503 itself, so a client with no timeout of
+ * its own (Docker's plugin client) never hangs. Either way, every deferral
+ * ends with exactly one gl_http_answer, which frees it. */
+
+struct gl_http_later;
+
+/* From a handler: keep req open. req->body stays valid (and the caller's to
+ * read) until gl_http_answer; copy anything else needed later. -EALREADY
+ * when req was deferred already, -ENOMEM. */
+int gl_http_defer(const struct gl_http_req *req, struct gl_http_later **ret);
+/* Answer and free p (loop thread; from the deferring handler itself too,
+ * e.g. when starting the work failed). status, content type and body as
+ * gl_http_reply (copied). Returns
+ * 0 when the answer is on its way, -ETIMEDOUT when the server had answered
+ * 503 already, -ECONNRESET when the server was freed or the connection is
+ * gone, -EINVAL for a status outside 100..599 (500 sent), -ENOMEM (500
+ * sent, no body). p is freed in every case. */
+int gl_http_answer(struct gl_http_later *p, int status, const char *content_type,
+		   const void *body, size_t len);

@@ -8,6 +8,7 @@
 struct gl_loop_timer {
 	struct gl_loop *loop;                /* NULL once the loop is gone */
 	struct gl_loop_timer *prev, *next;   /* in the loop's queue while armed */
+	struct gl_loop_timer *oprev, *onext; /* owned ones: in the loop's list of them */
 	bool armed;
 	bool floating;                       /* the loop's: freed with it or after firing */
 	uint64_t deadline_us;                /* CLOCK_MONOTONIC */
@@ -22,12 +23,14 @@ struct gl_loop {
 	sd_event_source *sig_term, *sig_int;
 	sd_event_source *time_src;           /* fires at the queue head's deadline */
 	struct gl_loop_timer *head, *tail;
+	struct gl_loop_timer *owned;         /* every caller-owned timer, armed or not */
 	uint64_t seq;
 	struct gl_loop_timer *drain;
 	int64_t drain_ms;
 	gl_loop_stop_fn stop_fn;
 	void *stop_userdata;
 	bool stopping;
+	bool ended;                          /* loop_end was called: its result stands */
 	int result;
 };
 
@@ -139,8 +142,14 @@ static int on_time(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* The first end wins: a drain deadline or a second signal that fires in
+ * the same dispatch as the daemon's own gl_loop_exit must not replace the
+ * daemon's code (nor the other way round). */
 static void loop_end(struct gl_loop *l, int result)
 {
+	if (l->ended)
+		return;
+	l->ended = true;
 	l->result = result;
 	sd_event_exit(l->ev, 0);
 }
@@ -179,11 +188,17 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 int gl_loop_new(struct gl_loop **ret)
 {
 	struct gl_loop *l = calloc(1, sizeof(*l));
+	struct sigaction old_pipe;
 	int r;
 
 	if (!l)
 		return -ENOMEM;
 	l->drain_ms = GL_LOOP_DRAIN_MS;
+	/* A peer that closes while we write to it (a client gone before its
+	 * answer, dockerd restarting) must cost an EPIPE, not the daemon:
+	 * ignore SIGPIPE unless the program chose a handler of its own. */
+	if (sigaction(SIGPIPE, NULL, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 	r = sd_event_new(&l->ev);
 	if (r < 0)
 		goto fail;
@@ -221,9 +236,12 @@ void gl_loop_free(struct gl_loop *l)
 		timer_unlink(t);
 		if (t->floating)
 			free(t);
-		else
-			t->loop = NULL;
 	}
+	/* Owned timers outlive the loop (their owners free them later); armed
+	 * or not, they must not point at it any more: arming one then is
+	 * -ESTALE, not a write into freed memory. */
+	for (struct gl_loop_timer *t = l->owned; t; t = t->onext)
+		t->loop = NULL;
 	sd_event_source_disable_unref(l->time_src);
 	sd_event_source_disable_unref(l->sig_term);
 	sd_event_source_disable_unref(l->sig_int);
@@ -279,6 +297,12 @@ int gl_loop_timer_add(struct gl_loop *l, int64_t delay_ms, int64_t period_ms,
 	t->fn = fn;
 	t->userdata = userdata;
 	t->floating = !ret;
+	if (ret) {
+		t->onext = l->owned;
+		if (l->owned)
+			l->owned->oprev = t;
+		l->owned = t;
+	}
 	timer_link(t, now_us() + ms_to_us(delay_ms));
 	timers_resched(l);
 	if (ret)
@@ -315,7 +339,17 @@ bool gl_loop_timer_armed(const struct gl_loop_timer *t)
 
 void gl_loop_timer_free(struct gl_loop_timer *t)
 {
+	if (!t)
+		return;
 	gl_loop_timer_disarm(t);
+	if (t->loop) {
+		if (t->oprev)
+			t->oprev->onext = t->onext;
+		else
+			t->loop->owned = t->onext;
+		if (t->onext)
+			t->onext->oprev = t->oprev;
+	}
 	free(t);
 }
 

@@ -14,12 +14,14 @@ struct gl_loop_timer;
 
 /* A new loop with SIGTERM and SIGINT handled by it: the signals are blocked
  * in the calling thread (threads started later inherit that; start the loop
- * before any thread) and read through a signalfd. */
+ * before any thread) and read through a signalfd. SIGPIPE, if still at its
+ * default, is ignored from then on (process-wide): a write to a closed peer
+ * is an EPIPE. */
 int gl_loop_new(struct gl_loop **ret);
 /* Free the loop, its own timers and its signal sources (NULL is fine). Free
  * what was built on it (servers, workers) first; owned timers may still be
- * freed after it, not armed. Sources a caller added with gl_loop_io_add and
- * still holds are the caller's to unref. */
+ * freed after it (arming one then is -ESTALE). Sources a caller added with
+ * gl_loop_io_add and still holds are the caller's to unref. */
 void gl_loop_free(struct gl_loop *l);
 /* The sd_event underneath, for sources this wrapper does not cover. */
 sd_event *gl_loop_event(struct gl_loop *l);
@@ -28,7 +30,9 @@ sd_event *gl_loop_event(struct gl_loop *l);
  * gl_loop_exit, -ETIMEDOUT when the drain deadline ended the loop, or a
  * negative errno when the loop itself failed. */
 int gl_loop_run(struct gl_loop *l);
-/* End the loop after the current dispatch with code (>= 0). */
+/* End the loop after the current dispatch with code (>= 0). The first end
+ * wins: a later gl_loop_exit, drain deadline or second signal in the same
+ * dispatch does not change the code gl_loop_run returns. */
 void gl_loop_exit(struct gl_loop *l, int code);
 
 /* Called once, on the loop thread, when the first SIGTERM/SIGINT arrives.
@@ -57,7 +61,8 @@ typedef void (*gl_loop_timer_fn)(struct gl_loop *l, void *userdata);
  * caller owns it: it stays after firing, to re-arm or free. */
 int gl_loop_timer_add(struct gl_loop *l, int64_t delay_ms, int64_t period_ms,
 		      gl_loop_timer_fn fn, void *userdata, struct gl_loop_timer **ret);
-/* (Re-)arm t to fire after delay_ms (it keeps its period). */
+/* (Re-)arm t to fire after delay_ms (it keeps its period). -ESTALE once its
+ * loop is freed. */
 int gl_loop_timer_arm(struct gl_loop_timer *t, int64_t delay_ms);
 /* Disarm t (it stays owned; arm it again later). */
 void gl_loop_timer_disarm(struct gl_loop_timer *t);

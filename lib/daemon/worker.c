@@ -20,6 +20,7 @@ struct gl_worker {
 	bool done;
 	int result;
 	int refs;
+	bool started;                 /* the thread runs: job is ours to free */
 	volatile sig_atomic_t stop;
 	/* set once, then read-only */
 	int efd;
@@ -54,6 +55,8 @@ static void worker_unref(struct gl_worker *w)
 		return;
 	for (size_t i = 0; i < w->count; i++)
 		msg_free(w, w->ring[(w->head + i) % w->cap]);
+	if (w->started && w->ops.job_free)
+		w->ops.job_free(w->job);
 	if (w->efd >= 0)
 		close(w->efd);
 	pthread_cond_destroy(&w->cond);
@@ -102,7 +105,7 @@ static struct timespec deadline_ts(clockid_t clock, int64_t ms)
 	return ts;
 }
 
-static void worker_finish_free(struct gl_worker *w)
+static int worker_finish_free(struct gl_worker *w)
 {
 	int64_t ms = w->join_ms > 0 ? w->join_ms : GL_WORKER_JOIN_MS;
 	struct timespec until;
@@ -110,6 +113,7 @@ static void worker_finish_free(struct gl_worker *w)
 
 	w->src = sd_event_source_disable_unref(w->src);
 	gl_worker_stop(w);
+	/* pthread_timedjoin_np's deadline is on CLOCK_REALTIME. */
 	until = deadline_ts(CLOCK_REALTIME, ms);
 	r = pthread_timedjoin_np(w->thread, NULL, &until);
 	if (r != 0) {
@@ -118,6 +122,7 @@ static void worker_finish_free(struct gl_worker *w)
 		pthread_detach(w->thread);
 	}
 	worker_unref(w);
+	return r ? -ETIMEDOUT : 0;
 }
 
 /* Deliver what is queued, at most one queue's worth per wakeup (a busy job
@@ -163,9 +168,12 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	}
 	w->dispatching = false;
 	if (w->freeing)
-		worker_finish_free(w);
+		(void)worker_finish_free(w);
 	return 0;
 }
+
+/* Raised by a thread's own fault, never sent to the process by others. */
+static const int sync_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
 
 int gl_worker_start(struct gl_loop *l, const struct gl_worker_ops *ops, void *job, void *userdata,
 		    size_t queue_max, struct gl_worker **ret)
@@ -206,12 +214,19 @@ int gl_worker_start(struct gl_loop *l, const struct gl_worker_ops *ops, void *jo
 		goto fail;
 
 	w->refs = 2;
+	w->started = true;
+	/* The new thread inherits this mask. Faults stay deliverable: a
+	 * blocked SIGSEGV raised by the thread itself kills the process
+	 * without its handler (a sanitizer's report, a core's context). */
 	sigfillset(&all);
+	for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
+		sigdelset(&all, sync_signals[i]);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = -pthread_create(&w->thread, NULL, worker_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0) {
 		w->refs = 1;
+		w->started = false;
 		goto fail;
 	}
 	*ret = w;
@@ -230,18 +245,18 @@ void gl_worker_stop(struct gl_worker *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
-void gl_worker_free(struct gl_worker *w, int64_t join_ms)
+int gl_worker_free(struct gl_worker *w, int64_t join_ms)
 {
 	if (!w)
-		return;
+		return 0;
 	w->join_ms = join_ms;
 	if (w->dispatching) {
 		/* on_wake finishes the job once the callback returns. */
 		w->freeing = true;
 		gl_worker_stop(w);
-		return;
+		return 0;
 	}
-	worker_finish_free(w);
+	return worker_finish_free(w);
 }
 
 int gl_worker_post(struct gl_worker *w, void *msg)

@@ -26,21 +26,31 @@ struct gl_worker_ops {
 	void (*done)(int result, void *userdata);
 	/* Any thread: free a message that will not be delivered (NULL: free). */
 	void (*msg_free)(void *msg);
+	/* Optional: free job, once run has returned and the owner has let go
+	 * (gl_worker_free), on whichever thread is last. Without it the owner
+	 * may free job only after a gl_worker_free that returned 0: a job left
+	 * detached may still be using it. */
+	void (*job_free)(void *job);
 };
 
-/* Start ops->run(w, job) on a new thread (with every signal blocked: they
- * are the loop's). userdata goes to deliver and done. queue_max 0 =
- * GL_WORKER_QUEUE_MAX. ops is copied. */
+/* Start ops->run(w, job) on a new thread (with every asynchronous signal
+ * blocked: they are the loop's). userdata goes to deliver and done.
+ * queue_max 0 = GL_WORKER_QUEUE_MAX. ops is copied. On failure job stays
+ * the caller's (job_free is not called). */
 int gl_worker_start(struct gl_loop *l, const struct gl_worker_ops *ops, void *job, void *userdata,
 		    size_t queue_max, struct gl_worker **ret);
 /* Ask the job to end: gl_worker_stopping turns true, the stop flag is set,
  * a gl_worker_post or gl_worker_sleep blocked in the job returns. */
 void gl_worker_stop(struct gl_worker *w);
-/* Stop, wait for the thread at most join_ms (0 = GL_WORKER_JOIN_MS), free
- * what was not delivered (NULL is fine). A job still running past the wait
- * is left to end on its own, detached; it then frees the shared part. No
- * deliver or done call follows. Safe from the worker's own deliver/done. */
-void gl_worker_free(struct gl_worker *w, int64_t join_ms);
+/* Stop, wait for the thread at most join_ms (0 = GL_WORKER_JOIN_MS; the
+ * loop thread waits, so keep jobs prompt to stop), free what was not
+ * delivered (NULL is fine). Returns 0 when the job has ended, -ETIMEDOUT
+ * when it was still running past the wait: it is left to end on its own,
+ * detached, and then frees the shared part (and job, with job_free). No
+ * deliver or done call follows. Safe from the worker's own deliver/done:
+ * it then returns 0 at once and waits once the callback has returned,
+ * without telling how that ended (give job to the worker with job_free). */
+int gl_worker_free(struct gl_worker *w, int64_t join_ms);
 
 /* ---- For the job, on the worker thread ---- */
 

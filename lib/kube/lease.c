@@ -43,8 +43,11 @@ int gl_lease_config_check(const struct gl_lease_config *in, struct gl_lease_conf
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG,
 				  "lease: the lease duration (%lld ms) must be greater than the renew deadline (%lld ms)",
 				  (long long)c.lease_duration_ms, (long long)c.renew_deadline_ms);
-	/* client-go: renewDeadline > retryPeriod * JitterFactor (1.2). */
-	if (c.renew_deadline_ms * 5 <= c.retry_period_ms * 6)
+	/* client-go: renewDeadline > retryPeriod * JitterFactor (1.2). The
+	 * first test bounds retry (by the deadline, itself below the
+	 * duration's INT32_MAX s) before it is multiplied. */
+	if (c.retry_period_ms >= c.renew_deadline_ms ||
+	    c.renew_deadline_ms * 5 <= c.retry_period_ms * 6)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG,
 				  "lease: the renew deadline (%lld ms) must be greater than 1.2 times the retry period (%lld ms)",
 				  (long long)c.renew_deadline_ms, (long long)c.retry_period_ms);
@@ -588,4 +591,41 @@ int gl_lease_stop(struct gl_lease_elector *e, struct gl_err *err)
 	}
 	return gl_err_from(err, r, scratch.code ? scratch.code : GL_ERR_IO, "lease: release: %s",
 			   scratch.msg);
+}
+
+void gl_lease_status_get(const struct gl_lease_elector *e, struct gl_lease_status *ret)
+{
+	struct gl_lease_status s = { .leading = e->st.leading && !e->stopped };
+
+	s.renewed_ms = e->st.renewed_ms;
+	s.renew_deadline_ms = e->cfg.renew_deadline_ms;
+	snprintf(s.holder, sizeof(s.holder), "%s", gl_lease_holder(e));
+	*ret = s;
+}
+
+bool gl_lease_status_leading(const struct gl_lease_status *s, int64_t now_ms)
+{
+	return s->leading && now_ms - s->renewed_ms < s->renew_deadline_ms;
+}
+
+int gl_lease_run(struct gl_lease_elector *e, gl_lease_wait_fn wait, gl_lease_report_fn report_fn,
+		 void *ctx, struct gl_err *err)
+{
+	struct gl_lease_status st;
+
+	if (!e || !wait || !report_fn)
+		return -EINVAL;
+	for (;;) {
+		struct gl_err scratch = { 0 };
+		int64_t left;
+
+		if (gl_lease_tick(e, &scratch) < 0)
+			gl_debug("lease %s/%s: %s", e->ns, e->name, scratch.msg);
+		gl_lease_status_get(e, &st);
+		report_fn(&st, ctx);
+		left = gl_lease_next_ms(e) - gl_now_mono_ms();
+		if (wait(left > 0 ? left : 0, ctx) < 0)
+			break;
+	}
+	return gl_lease_stop(e, err);
 }

@@ -16,7 +16,10 @@
  *  - pure: gl_lease_decide / gl_lease_settle on a struct gl_lease_state with
  *    explicit times, no I/O (unit-tested with a fake clock);
  *  - a driver, struct gl_lease_elector: the HTTP through gl_kube, one
- *    gl_lease_tick per retry period from a timer of the caller's loop. */
+ *    gl_lease_tick per retry period. A tick blocks for up to three
+ *    requests (within renew_deadline in all): a daemon runs the elector
+ *    with gl_lease_run on a thread of its own (a gl_worker) and acts on the
+ *    gl_lease_status copies it posts to the loop (see "Off the loop"). */
 #pragma once
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -179,3 +182,39 @@ const struct gl_lease_state *gl_lease_state(const struct gl_lease_elector *e);
  * candidate takes over at its next tick. Later ticks do nothing. Returns 0
  * or the release's failure (the others then wait the lease duration). */
 int gl_lease_stop(struct gl_lease_elector *e, struct gl_err *err);
+
+/* ---- Off the loop -------------------------------------------------------------
+ * The loop must not stall for a tick's requests. The elector then lives on
+ * a worker thread with a gl_kube client of its own; nothing else touches it
+ * (callbacks, if any, run on that thread: leave them NULL or let them only
+ * post). After every tick the worker posts a gl_lease_status; the loop
+ * keeps the last one and asks gl_lease_status_leading before every act a
+ * leader alone may do. That answer turns false at the renew deadline on
+ * the loop's own clock, with no message needed, so a worker stuck or
+ * behind never leaves the loop leading too long; arm a loop timer at
+ * renewed_ms + renew_deadline_ms to stop the leader's work then. */
+
+/* The part of an elector's state another thread needs: a plain copy. */
+struct gl_lease_status {
+	bool leading;                   /* as of the tick that made this copy */
+	int64_t renewed_ms;             /* monotonic: the round of the last renewal began */
+	int64_t renew_deadline_ms;
+	char holder[GL_LEASE_IDENTITY_MAX];  /* last observed ("" = nobody) */
+};
+
+void gl_lease_status_get(const struct gl_lease_elector *e, struct gl_lease_status *ret);
+/* Leading at now_ms (gl_now_mono_ms) by s: false from its deadline on. */
+bool gl_lease_status_leading(const struct gl_lease_status *s, int64_t now_ms);
+
+/* Between ticks: wait up to ms; a negative return ends gl_lease_run (a
+ * gl_worker_sleep that says the worker is stopping). */
+typedef int (*gl_lease_wait_fn)(int64_t ms, void *ctx);
+/* After every tick, with a copy of the status (post it to the loop). */
+typedef void (*gl_lease_report_fn)(const struct gl_lease_status *st, void *ctx);
+
+/* The elector's life on its own thread: tick, report, wait until the next
+ * tick is due, until wait says stop; then gl_lease_stop (its "stopped
+ * leading" and, with release_on_stop, the release), whose result it
+ * returns. A failed tick is not an end (the elector acted on it). */
+int gl_lease_run(struct gl_lease_elector *e, gl_lease_wait_fn wait, gl_lease_report_fn report_fn,
+		 void *ctx, struct gl_err *err);

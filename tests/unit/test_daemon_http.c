@@ -518,6 +518,276 @@ static void test_unix_socket_rules(void **state)
 	server_free(&s);
 }
 
+/* ---- deferred answers (MHD suspend/resume) ---- */
+
+#define NSLOW 20                  /* as many parallel `docker run`s */
+
+struct deferred {
+	struct server s;
+	int go;                       /* the slow jobs may end (set on the loop) */
+	int answered;                 /* slow answers handed to gl_http_answer */
+	int answer_fail;
+	struct gl_http_later *never;  /* deferred and never answered by the daemon */
+	struct gl_http_later *hang;
+	int defer_twice;
+};
+
+struct slow {
+	struct deferred *d;
+	struct gl_http_later *later;
+	struct gl_worker *w;
+	int id;
+	int result;
+};
+
+/* A blocking call on the worker: it ends only once the loop served /go, so
+ * a loop blocked by the deferred requests would never let it end. */
+static int slow_run(struct gl_worker *w, void *job)
+{
+	struct slow *sl = job;
+	int64_t until = gl_now_mono_ms() + GUARD_MS;
+
+	while (!__atomic_load_n(&sl->d->go, __ATOMIC_SEQ_CST)) {
+		if (gl_now_mono_ms() > until || gl_worker_sleep(w, 5) < 0)
+			return -ETIMEDOUT;
+	}
+	return sl->id * 10;
+}
+
+static void slow_done(int result, void *userdata)
+{
+	struct slow *sl = userdata;
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%d", result);
+
+	if (gl_http_answer(sl->later, 200, "text/plain", text, (size_t)n) == 0)
+		sl->d->answered++;
+	else
+		sl->d->answer_fail++;
+	gl_worker_free(sl->w, 0);
+	free(sl);
+}
+
+static void deliver_free(void *msg, void *userdata)
+{
+	free(msg);
+}
+
+static int on_slow(const struct gl_http_req *req, struct gl_http_resp *resp, void *userdata)
+{
+	static const struct gl_worker_ops ops = { .run = slow_run, .deliver = deliver_free,
+						  .done = slow_done };
+	struct deferred *d = userdata;
+	struct gl_http_later *again;
+	struct slow *sl = calloc(1, sizeof(*sl));
+	int r;
+
+	if (!sl)
+		return -ENOMEM;
+	sl->d = d;
+	sl->id = atoi(req->body);
+	r = gl_http_defer(req, &sl->later);
+	if (r < 0) {
+		free(sl);
+		return r;
+	}
+	if (gl_http_defer(req, &again) == -EALREADY)
+		d->defer_twice++;
+	r = gl_worker_start(d->s.loop, &ops, sl, sl, 0, &sl->w);
+	if (r < 0) {
+		/* Answering from the deferring handler itself is fine. */
+		gl_http_answer(sl->later, 503, NULL, "busy\n", 5);
+		free(sl);
+	}
+	return 0;
+}
+
+static int on_go(const struct gl_http_req *req, struct gl_http_resp *resp, void *userdata)
+{
+	struct deferred *d = userdata;
+
+	__atomic_store_n(&d->go, 1, __ATOMIC_SEQ_CST);
+	return gl_http_reply(resp, 200, NULL, "go\n", 3);
+}
+
+/* Deferred and answered at once, from the handler itself. */
+static int on_now(const struct gl_http_req *req, struct gl_http_resp *resp, void *userdata)
+{
+	struct gl_http_later *p;
+	int r = gl_http_defer(req, &p);
+
+	return r < 0 ? r : gl_http_answer(p, 202, NULL, "now\n", 4);
+}
+
+static int on_never(const struct gl_http_req *req, struct gl_http_resp *resp, void *userdata)
+{
+	struct deferred *d = userdata;
+
+	return gl_http_defer(req, &d->never);
+}
+
+static int on_hang(const struct gl_http_req *req, struct gl_http_resp *resp, void *userdata)
+{
+	struct deferred *d = userdata;
+	int r = gl_http_defer(req, &d->hang);
+
+	gl_loop_exit(d->s.loop, 0);
+	return r;
+}
+
+struct slow_client {
+	uint16_t port, never_port;
+	int status[NSLOW];
+	char body[NSLOW][64];
+	struct answer go, never, now;
+};
+
+/* The status and body of one raw answer. */
+static void parse_raw(const char *buf, int *ret_status, char *body, size_t size)
+{
+	const char *b = strstr(buf, "\r\n\r\n");
+
+	if (strncmp(buf, "HTTP/1.", 7) == 0)
+		*ret_status = (int)strtol(buf + 9, NULL, 10);
+	snprintf(body, size, "%s", b ? b + 4 : "");
+}
+
+/* NSLOW requests left waiting at once on connections of their own, then
+ * /go on another, then every answer read; then /never, which only the
+ * second server's bound answers. */
+static int slow_client_job(struct gl_worker *w, void *job)
+{
+	struct slow_client *sc = job;
+	struct client c = { .port = sc->port }, cn = { .port = sc->never_port };
+	int fds[NSLOW];
+
+	for (int i = 0; i < NSLOW; i++) {
+		char req[128];
+		char num[8];
+		int n = snprintf(num, sizeof(num), "%d", i + 1);
+
+		snprintf(req, sizeof(req),
+			 "POST /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+			 "Content-Length: %d\r\n\r\n%s", n, num);
+		fds[i] = client_connect(&c);
+		if (fds[i] >= 0 && gl_write_all(fds[i], req, strlen(req)) < 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	request(&c, &sc->go, "GET", "/go", NULL, 0, false, NULL);
+	for (int i = 0; i < NSLOW; i++) {
+		char buf[1024];
+		size_t len;
+
+		if (fds[i] < 0)
+			continue;
+		read_to_eof(fds[i], buf, sizeof(buf), &len);
+		parse_raw(buf, &sc->status[i], sc->body[i], sizeof(sc->body[i]));
+		close(fds[i]);
+	}
+	request(&cn, &sc->never, "GET", "/never", NULL, 0, false, NULL);
+	request(&c, &sc->now, "GET", "/now", NULL, 0, false, NULL);
+	return 0;
+}
+
+static void slow_client_done(int result, void *userdata)
+{
+	gl_loop_exit(userdata, result == 0 ? 0 : 98);
+}
+
+/* What the Docker driver does: each request deferred, its blocking part on
+ * a worker, answered from the worker's done; the loop keeps serving others
+ * meanwhile. And a request nobody answers gets the server's 503 at its
+ * bound. */
+static void test_deferred(void **state)
+{
+	static const struct gl_worker_ops ops = { .run = slow_client_job, .deliver = deliver_free,
+						  .done = slow_client_done };
+	struct deferred *d = calloc(1, sizeof(*d));
+	struct slow_client sc = { 0 };
+	struct gl_http_opts o = { .answer_ms = 300 };
+	struct gl_http *bounded;
+	struct gl_worker *w;
+
+	assert_non_null(d);
+	d->s.loop_thread = pthread_self();
+	assert_int_equal(gl_loop_new(&d->s.loop), 0);
+	assert_int_equal(gl_loop_timer_add(d->s.loop, GUARD_MS, 0, on_guard, NULL, NULL), 0);
+	assert_int_equal(gl_http_new(d->s.loop, NULL, &d->s.http), 0);
+	assert_int_equal(gl_http_route(d->s.http, "POST", "/slow", on_slow, d), 0);
+	assert_int_equal(gl_http_route(d->s.http, "GET", "/go", on_go, d), 0);
+	assert_int_equal(gl_http_route(d->s.http, "GET", "/now", on_now, d), 0);
+	assert_int_equal(gl_http_listen_tcp(d->s.http, NULL, 0, &sc.port, NULL), 0);
+	assert_int_equal(gl_http_new(d->s.loop, &o, &bounded), 0);
+	assert_int_equal(gl_http_route(bounded, "GET", "/never", on_never, d), 0);
+	assert_int_equal(gl_http_listen_tcp(bounded, NULL, 0, &sc.never_port, NULL), 0);
+
+	assert_int_equal(gl_worker_start(d->s.loop, &ops, &sc, d->s.loop, 0, &w), 0);
+	assert_int_equal(gl_loop_run(d->s.loop), 0);
+	gl_worker_free(w, 0);
+
+	assert_int_equal(sc.go.status, 200);
+	assert_int_equal(d->defer_twice, NSLOW);
+	for (int i = 0; i < NSLOW; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%d", (i + 1) * 10);
+		assert_int_equal(sc.status[i], 200);
+		assert_string_equal(sc.body[i], want);
+	}
+	assert_int_equal(d->answered, NSLOW);
+	assert_int_equal(d->answer_fail, 0);
+	/* The daemon's handle for /never: the server answered 503 itself. */
+	assert_int_equal(sc.never.status, 503);
+	assert_string_equal(sc.never.body, "no answer in time\n");
+	assert_non_null(d->never);
+	assert_int_equal(gl_http_answer(d->never, 200, NULL, "late", 4), -ETIMEDOUT);
+	assert_int_equal(sc.now.status, 202);
+	assert_string_equal(sc.now.body, "now\n");
+	free(sc.go.body);
+	free(sc.never.body);
+	free(sc.now.body);
+	gl_http_free(bounded);
+	gl_http_free(d->s.http);
+	gl_loop_free(d->s.loop);
+	free(d);
+}
+
+/* Freed with a request still deferred: MHD must not meet a suspended
+ * connection (it aborts), the client sees its connection closed, and the
+ * daemon's handle learns that the request is gone. */
+static void test_deferred_free(void **state)
+{
+	struct deferred *d = calloc(1, sizeof(*d));
+	const char *req = "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct client c = { 0 };
+	char buf[256];
+	size_t len;
+	int fd;
+
+	assert_non_null(d);
+	assert_int_equal(gl_loop_new(&d->s.loop), 0);
+	assert_int_equal(gl_loop_timer_add(d->s.loop, GUARD_MS, 0, on_guard, NULL, NULL), 0);
+	assert_int_equal(gl_http_new(d->s.loop, NULL, &d->s.http), 0);
+	assert_int_equal(gl_http_route(d->s.http, "GET", "/hang", on_hang, d), 0);
+	assert_int_equal(gl_http_listen_tcp(d->s.http, NULL, 0, &c.port, NULL), 0);
+	/* The kernel queues the connection and the bytes: the loop, in this
+	 * same thread, takes them when it runs; /hang ends the loop. */
+	fd = client_connect(&c);
+	assert_true(fd >= 0);
+	assert_int_equal(gl_write_all(fd, req, strlen(req)), 0);
+	assert_int_equal(gl_loop_run(d->s.loop), 0);
+	assert_non_null(d->hang);
+	gl_http_free(d->s.http);
+	assert_true(read_to_eof(fd, buf, sizeof(buf), &len));
+	assert_int_equal(len, 0);
+	close(fd);
+	assert_int_equal(gl_http_answer(d->hang, 200, NULL, "late", 4), -ECONNRESET);
+	gl_loop_free(d->s.loop);
+	free(d);
+}
+
 static int setup(void **state)
 {
 	if (!mkdtemp(tmpdir))
@@ -540,6 +810,8 @@ int main(void)
 		cmocka_unit_test(test_unix_socket),
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_unix_socket_rules),
+		cmocka_unit_test(test_deferred),
+		cmocka_unit_test(test_deferred_free),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

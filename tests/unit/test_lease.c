@@ -72,6 +72,11 @@ static void test_config(void **state)
 	assert_int_equal(gl_lease_config_check(&in, &c, NULL), -EINVAL);
 	in = (struct gl_lease_config){ 15000, 10000, -5, false };
 	assert_int_equal(gl_lease_config_check(&in, &c, NULL), -EINVAL);
+	/* a retry too large to multiply: refused, not overflowed */
+	in = (struct gl_lease_config){ 15000, 10000, INT64_MAX, false };
+	assert_int_equal(gl_lease_config_check(&in, &c, NULL), -EINVAL);
+	in = (struct gl_lease_config){ 15000, 10000, INT64_MAX / 5, false };
+	assert_int_equal(gl_lease_config_check(&in, &c, NULL), -EINVAL);
 	/* zero fields are defaults: 15 s / 10 s with a 9 s retry is too slow */
 	in = (struct gl_lease_config){ 0, 0, 9000, false };
 	assert_int_equal(gl_lease_config_check(&in, &c, NULL), -EINVAL);

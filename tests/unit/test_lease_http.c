@@ -20,6 +20,8 @@
 #include "base/util.h"
 #include "kube/kube.h"
 #include "kube/lease.h"
+#include "daemon/loop.h"
+#include "daemon/worker.h"
 #include "fakeapi/fakeapi_child.h"
 
 #define NCAND 2
@@ -451,6 +453,161 @@ static void test_new_checks(void **state)
 	}
 }
 
+/* ---- the elector on a worker, the loop acting on its statuses ---- */
+
+struct on_worker {
+	struct gl_loop *loop;
+	struct gl_worker *w;
+	struct gl_lease_status last;  /* the loop's copy */
+	struct gl_loop_timer *deadline;
+	int phase;                    /* 0: until leading; 1: fake gone, until not leading */
+	bool release;                 /* stop the worker as soon as it leads (release path) */
+	int statuses;
+	int deadline_fired;
+	bool leading_at_deadline;     /* the loop's view when its deadline timer fired */
+	bool stale_leading;           /* a renewal begun after the outage began */
+	int64_t outage_ms;            /* the fake was gone from then on */
+	int64_t armed_for;            /* the renewal the deadline timer is for */
+	int result;
+	bool done;
+};
+
+static int job_wait(int64_t ms, void *ctx)
+{
+	return gl_worker_sleep(ctx, ms);
+}
+
+static void job_report(const struct gl_lease_status *st, void *ctx)
+{
+	struct gl_lease_status *copy = malloc(sizeof(*copy));
+
+	if (copy) {
+		*copy = *st;
+		gl_worker_post(ctx, copy);
+	}
+}
+
+static int lease_job(struct gl_worker *w, void *job)
+{
+	return gl_lease_run(job, job_wait, job_report, w, NULL);
+}
+
+/* The loop's own clock ends the leadership: no message needed. */
+static void on_lease_deadline(struct gl_loop *l, void *userdata)
+{
+	struct on_worker *ow = userdata;
+
+	ow->deadline_fired++;
+	if (gl_lease_status_leading(&ow->last, gl_now_mono_ms()))
+		ow->leading_at_deadline = true;
+}
+
+static void on_status(void *msg, void *userdata)
+{
+	struct on_worker *ow = userdata;
+	struct gl_lease_status *st = msg;
+
+	ow->last = *st;
+	ow->statuses++;
+	free(st);
+	if (ow->phase == 0 && gl_lease_status_leading(&ow->last, gl_now_mono_ms())) {
+		if (ow->release) {
+			/* Shutdown: gl_lease_run stops and releases. */
+			gl_worker_stop(ow->w);
+			ow->phase = 2;
+			return;
+		}
+		/* An outage: no renewal begun from here on can succeed (one
+		 * in flight may still have). */
+		ow->outage_ms = gl_now_mono_ms();
+		fakeapi_stop(&fake);
+		ow->phase = 1;
+	}
+	if (ow->phase == 1) {
+		int64_t left = ow->last.renewed_ms + ow->last.renew_deadline_ms - gl_now_mono_ms();
+
+		if (ow->last.renewed_ms >= ow->outage_ms)
+			ow->stale_leading = true;
+		if (ow->last.leading && ow->last.renewed_ms > ow->armed_for) {
+			ow->armed_for = ow->last.renewed_ms;
+			assert_int_equal(gl_loop_timer_arm(ow->deadline, left > 0 ? left : 0), 0);
+		}
+		if (!ow->last.leading && ow->deadline_fired && !gl_loop_timer_armed(ow->deadline)) {
+			gl_worker_stop(ow->w);
+			ow->phase = 2;
+		}
+	}
+}
+
+static void on_lease_done(int result, void *userdata)
+{
+	struct on_worker *ow = userdata;
+
+	ow->result = result;
+	ow->done = true;
+	gl_loop_exit(ow->loop, 0);
+}
+
+static void on_loop_guard(struct gl_loop *l, void *userdata)
+{
+	print_message("# guard timer fired\n");
+	gl_loop_exit(l, 99);
+}
+
+static void run_on_worker(struct on_worker *ow, struct cand *c)
+{
+	static const struct gl_worker_ops ops = { .run = lease_job, .deliver = on_status,
+						  .done = on_lease_done };
+
+	assert_int_equal(gl_loop_new(&ow->loop), 0);
+	assert_int_equal(gl_loop_timer_add(ow->loop, 4 * BOUND_MS, 0, on_loop_guard, NULL, NULL), 0);
+	assert_int_equal(gl_loop_timer_add(ow->loop, 0, 0, on_lease_deadline, ow, &ow->deadline), 0);
+	gl_loop_timer_disarm(ow->deadline);
+	/* The worker alone touches the elector and its client from here on. */
+	assert_int_equal(gl_worker_start(ow->loop, &ops, c->e, ow, 0, &ow->w), 0);
+	assert_int_equal(gl_loop_run(ow->loop), 0);
+	assert_int_equal(gl_worker_free(ow->w, BOUND_MS), 0);
+	gl_loop_timer_free(ow->deadline);
+	gl_loop_free(ow->loop);
+}
+
+/* The daemon's way: the elector ticks on a worker (a tick blocks for its
+ * requests), the loop keeps the last status. The API server goes away
+ * while a's leading: the loop's view ends at the renew deadline by its own
+ * clock; the worker then reports it too, and no renewal after the outage. */
+static void test_on_worker_outage(void **state)
+{
+	struct on_worker ow = { 0 };
+
+	start(&CFG);
+	cand_close(&cands[1]);
+	run_on_worker(&ow, &cands[0]);
+	assert_true(ow.done);
+	assert_int_equal(ow.phase, 2);
+	assert_true(ow.deadline_fired >= 1);
+	assert_false(ow.leading_at_deadline);
+	assert_false(ow.stale_leading);
+	assert_false(ow.last.leading);
+	assert_false(gl_lease_is_leader(cands[0].e));
+}
+
+/* Stopped while leading: gl_lease_run ends with the release, and the lease
+ * is free on the server. */
+static void test_on_worker_release(void **state)
+{
+	struct gl_lease_config cfg = CFG;
+	struct on_worker ow = { .release = true };
+
+	cfg.release_on_stop = true;
+	start(&cfg);
+	cand_close(&cands[1]);
+	run_on_worker(&ow, &cands[0]);
+	assert_true(ow.done);
+	assert_int_equal(ow.result, 0);
+	assert_int_equal(cands[0].stopped, 1);
+	assert_string_equal(server_lease().holder, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +616,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_unreachable_stops, test_teardown),
 		cmocka_unit_test_teardown(test_release_on_stop, test_teardown),
 		cmocka_unit_test_teardown(test_new_checks, test_teardown),
+		cmocka_unit_test_teardown(test_on_worker_outage, test_teardown),
+		cmocka_unit_test_teardown(test_on_worker_release, test_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
