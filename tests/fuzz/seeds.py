@@ -164,8 +164,12 @@ def kube_seeds():
     for i, w in enumerate(wire):
         put("kube_wire", i, w)
 
-    rows = open(os.path.join(HERE, "corpus-rows.json")).read().splitlines() \
-        if os.path.exists(os.path.join(HERE, "corpus-rows.json")) else []
+    # What gl_store_kube_to_json writes for test_fuzz_wire.c's seed_row(0..2).
+    rows = [
+        '{"metadata":{"labels":{"gamelan.dev/network":"lan","gamelan.dev/identity":"65690d93f9ebacc1","gamelan.dev/node":"node-1"},"name":"lan-192-168-1-200","namespace":"gamelan-system","resourceVersion":"1000"},"spec":{"network":"lan","pool":0,"address":"192.168.1.200","identity":"games/dst-0","ifname":"net1","containerID":"c0ffee","state":"Bound","pinned":false,"node":"node-1","updated":"2026-05-28T20:26:40.000Z"},"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation"}',
+        '{"metadata":{"labels":{"gamelan.dev/network":"lan","gamelan.dev/identity":"65690d93f9ebacc1","gamelan.dev/node":"node-1"},"name":"lan-192-168-1-216","namespace":"gamelan-system","resourceVersion":"1001"},"spec":{"network":"lan","pool":1,"address":"192.168.1.216","identity":"games/dst-0","ifname":"net1","containerID":"c0ffee","state":"Released","pinned":true,"expires":"2026-09-21T14:13:20.123Z","node":"node-1","updated":"2026-05-28T20:26:40.000Z"},"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation"}',
+        '{"metadata":{"labels":{"gamelan.dev/network":"game-lan-v6-d621977b","gamelan.dev/node":"node-1"},"name":"game-lan-v6-d621977b-fd00--0","namespace":"gamelan-system","resourceVersion":"1002"},"spec":{"network":"Game LAN.v6","pool":2,"address":"fd00::","containerID":"c0ffee","state":"Conflict","pinned":false,"expires":"2026-09-21T14:13:20.123Z","node":"node-1","updated":"2026-05-28T20:26:40.000Z"},"apiVersion":"gamelan.dev/v1alpha1","kind":"IPReservation"}',
+    ]
     for i, r in enumerate(rows):
         put("store_kube", i, r)
 
