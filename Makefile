@@ -22,7 +22,14 @@ PKG_CFLAGS  := $(call pkg_cflags,$(PKGS_DAEMON))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # SAN=1 builds everything with AddressSanitizer and UBSan; the tests use it.
-ifeq ($(SAN),1)
+# FUZZ=1 (set by `make fuzz`) builds the libFuzzer harnesses with clang.
+ifeq ($(FUZZ),1)
+BUILD       ?= build/fuzz
+CC          := clang
+SAN_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+OPT         := -O1 -g
+else ifeq ($(SAN),1)
 BUILD       ?= build/san
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 OPT         := -O1 -g
@@ -59,13 +66,19 @@ SNAT_SRC    := $(wildcard snat/*.c)
 HARNESS_SRC := $(wildcard netns-harness/*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+# One harness per parser of untrusted bytes (tests/fuzz/README.md).
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES  := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SECONDS ?= 30
 
 PLUGINS := $(BIN)/gamelan-macvlan $(BIN)/gamelan-ipam $(BIN)/gamelan-snat
 HARNESS := $(HARNESS_SRC:netns-harness/%.c=$(BIN)/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BIN)/%)
 UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all deps check unit e2e demo bench install clean
+.PHONY: all deps check unit e2e demo bench install clean fuzz fuzzers
 all: $(PLUGINS) $(HARNESS) $(BENCHES)
 
 $(OBJ)/%.o: %.c
@@ -102,6 +115,23 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_DAEMON)) $(CMOCKA_LIBS) -o $@
 
+# A harness with a replay main (gcc, any build): what `make check` runs over
+# the corpora; with libFuzzer's main (clang, FUZZ=1): what `make fuzz` runs.
+$(BUILD)/fuzz/replay_%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/replay.o $(LIBS_IPAM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_IPAM)) -o $@
+
+$(BUILD)/fuzz/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(LIBS_IPAM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(call pkg_libs,$(PKGS_IPAM)) -o $@
+
+fuzzers: $(FUZZERS)
+
+# Each harness for FUZZ_SECONDS over its corpus (tests/fuzz/corpus/NAME).
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz $(FUZZ_NAMES)
+
 # The README's two commands: each installs what it needs first, quietly.
 deps:
 	@tests/install-deps.sh
@@ -113,7 +143,7 @@ check: deps
 	@$(MAKE) --no-print-directory SAN=1 all units-build
 	@tests/run-all.sh build/san
 
-units-build: $(UNITS)
+units-build: $(UNITS) $(REPLAYS)
 
 e2e: all
 	@tests/run-e2e.sh $(BUILD)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every unit test (BUILD_DIR/tests/test_*) and every end-to-end test, then print one
+# Run every unit test (BUILD_DIR/tests/test_*), the fuzz corpora's replay (one case per
+# harness: tests/fuzz/replay.sh) and every end-to-end test, then print one
 # line "N passed, M failed[, K skipped]" counting individual cmocka tests and e2e cases.
 # Exit 1 when anything failed (or a runner could not report).
 #
@@ -44,6 +45,13 @@ if ((${#units[@]} > 0)); then
 else
 	echo "# no unit test binaries in $build/tests"
 fi
+
+# Every fuzz corpus through its harness, under the sanitizers of this build.
+echo "# fuzz corpora"
+GL_RESULT_FILE=$tmp/fuzz "$here/fuzz/replay.sh" "$build"
+read -r p f s < <(read_result "$tmp/fuzz")
+total_p=$((total_p + p))
+total_f=$((total_f + f))
 
 # The layering rules of ARCHITECTURE.md, one case each.
 echo "# layers"

@@ -1,6 +1,7 @@
 #include "base/json.h"
 #include <errno.h>
 #include <string.h>
+#include "base/utf8.h"
 #include "base/util.h"
 
 int gl_json_parse_object(const char *buf, size_t len, json_object **ret, struct gl_err *err)
@@ -12,10 +13,14 @@ int gl_json_parse_object(const char *buf, size_t len, json_object **ret, struct 
 
 	if (len > INT32_MAX)
 		return gl_err_set(err, GL_ERR_DECODE, "input too large");
+	/* RFC 8259 text is UTF-8. json-c's own check lets overlong forms and
+	 * surrogates through, which would then be echoed into our output. */
+	if (!gl_utf8_valid(buf, len, &used))
+		return gl_err_set(err, GL_ERR_DECODE, "malformed JSON: invalid UTF-8 at byte %zu", used);
 	tok = json_tokener_new_ex(64);
 	if (!tok)
 		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "base/json.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "base/util.h"
 #include "base/version.h"
 
@@ -770,15 +771,20 @@ json_object *gl_cni_result_to_json(const struct gl_cni_result *r, const char *ve
 json_object *gl_cni_error_to_json(const struct gl_err *err, const char *version)
 {
 	json_object *o = json_object_new_object();
+	char msg[GL_ERR_MSG_MAX], details[GL_ERR_DETAILS_MAX];
 
 	if (!o)
 		return NULL;
+	/* gl_err_* keep both valid UTF-8; a message written by hand may not be. */
+	gl_utf8_sanitize(msg, sizeof(msg), err->msg, strnlen(err->msg, sizeof(err->msg)));
+	gl_utf8_sanitize(details, sizeof(details), err->details,
+			 strnlen(err->details, sizeof(err->details)));
 	json_object_object_add(o, "cniVersion", json_object_new_string(
 		version && *version ? version : GL_CNI_VERSION_LATEST));
 	json_object_object_add(o, "code", json_object_new_int(err->code ? err->code : GL_ERR_INTERNAL));
-	json_object_object_add(o, "msg", json_object_new_string(err->msg[0] ? err->msg : "unknown error"));
-	if (err->details[0])
-		json_object_object_add(o, "details", json_object_new_string(err->details));
+	json_object_object_add(o, "msg", json_object_new_string(msg[0] ? msg : "unknown error"));
+	if (details[0])
+		json_object_object_add(o, "details", json_object_new_string(details));
 	return o;
 }
 

@@ -25,10 +25,11 @@ BASE=$(jq -nc --arg db "$DB" --arg sd "$T_TMP/state" '{
 # Keys: cmd netns ifname cid args (the environment; an empty value leaves it unset),
 # jq (a filter applied to BASE), raw (stdin as given), file (stdin from a file),
 # plugin (default gamelan-macvlan), ver (the cniVersion the error must carry), var (for code
-# 4: the variable the msg must name, as the spec asks).
+# 4: the variable the msg must name, as the spec asks), msg (text the msg must contain).
+# Every answer must be strict UTF-8 JSON (RFC 8259), whatever bytes the input had.
 bad_run() {
 	local codes=$1 cmd=ADD netns=$POD ifname=eth0 cid args=$ARGS jqf=. raw='' file='' plugin=gamelan-macvlan
-	local ver='' var='' kv code in=$T_TMP/stdin has_raw=0
+	local ver='' var='' msg='' kv code in=$T_TMP/stdin has_raw=0
 	cid=$(t_container_id)
 	shift
 	for kv in "$@"; do
@@ -44,6 +45,7 @@ bad_run() {
 		plugin=*) plugin=${kv#*=} ;;
 		ver=*) ver=${kv#*=} ;;
 		var=*) var=${kv#*=} ;;
+		msg=*) msg=${kv#*=} ;;
 		*) t_fail "unknown option $kv"; return 1 ;;
 		esac
 	done
@@ -56,6 +58,11 @@ bad_run() {
 	fi
 	assert_rc 1 cni_call node1 "$plugin" "$cmd" "$netns" "$ifname" "$cid" "$args" <"$in" || return
 	assert_no_match 'Sanitizer|runtime error' "$T_ERR" "stderr" || return
+	# jq would quietly replace bytes that are not UTF-8; Python's strict decoder does not.
+	if ! printf '%s' "$T_OUT" | python3 -c 'import json, sys; json.loads(sys.stdin.buffer.read().decode("utf-8", "strict"))' 2>"$T_TMP/py.err"; then
+		t_fail "stdout is not strict UTF-8 JSON ($(tail -n 1 "$T_TMP/py.err")): $(head -c 300 <<<"$T_OUT" | od -An -c | head -n 3 | tr -s ' \n' ' ')"
+		return 1
+	fi
 	if ! jq -e 'type == "object"' <<<"$T_OUT" >/dev/null 2>&1; then
 		t_fail "stdout is not one JSON object: $(head -c 300 <<<"$T_OUT")"
 		return 1
@@ -73,6 +80,9 @@ bad_run() {
 	fi
 	if [[ -n "$ver" ]]; then
 		assert_json_field "$T_OUT" '.cniVersion' "$ver" "cniVersion of the error" || return
+	fi
+	if [[ -n "$msg" ]]; then
+		assert_contains "$msg" "$(jq -r .msg <<<"$T_OUT")" "msg" || return
 	fi
 	assert_eq "lo " "$(pod_links bad)" "links in the pod" || return
 	assert_eq "[]" "$(db_rows | jq -c .)" "rows in the store"
@@ -182,6 +192,31 @@ bad 4 "CNI_ARGS K8S_POD_NAME without =" args='IgnoreUnknown=1;K8S_POD_NAME' var=
 bad 4 "CNI_ARGS K8S_POD_NAME with a space" args='IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=bad name' var=CNI_ARGS
 bad 4 "CNI_ARGS K8S_POD_NAME of 300 characters" args="IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=$(head -c 300 /dev/zero | tr '\0' p)" var=CNI_ARGS
 bad 4 "CNI_ARGS of 5000 bytes" args="IgnoreUnknown=1;X=$(head -c 5000 /dev/zero | tr '\0' x)" var=CNI_ARGS
+
+# ---- bytes that are not UTF-8, and multi-byte text cut by a message's bounds ----
+EURO=$'\xe2\x82\xac'
+SMILE=$'\xf0\x9f\x98\x80'
+euros() { local i out=; for ((i = 0; i < $1; i++)); do out+=$EURO; done; printf '%s' "$out"; }
+smiles() { local i out=; for ((i = 0; i < $1; i++)); do out+=$SMILE; done; printf '%s' "$out"; }
+bad 6 "stdin with a byte 0xff in a string" raw=$'{"cniVersion": "1.1.0", "name": "l\xffan", "type": "gamelan-macvlan"}' msg=UTF-8
+bad 6 "stdin with an overlong '/' (0xc0 0xaf)" raw=$'{"cniVersion": "1.1.0", "name": "lan", "type": "gamelan-macvlan", "x": "\xc0\xaf"}' msg=UTF-8
+bad 6 "stdin with a UTF-8-encoded surrogate" raw=$'{"cniVersion": "1.1.0", "name": "lan", "type": "gamelan-macvlan", "x": "\xed\xa0\x80"}' msg=UTF-8
+bad 6 "stdin with a truncated character at the end of a string" raw=$'{"cniVersion": "1.1.0", "name": "lan\xe2\x82", "type": "gamelan-macvlan"}' msg=UTF-8
+bad 6 "DEL with invalid UTF-8 on stdin" cmd=DEL raw=$'{"cniVersion": "1.1.0", "name": "\xfe", "type": "gamelan-macvlan"}' msg=UTF-8
+bad 6 "gamelan-ipam: invalid UTF-8 on stdin" plugin=gamelan-ipam raw=$'{"cniVersion": "1.1.0", "name": "\xfe", "ipam": {}}' msg=UTF-8
+bad 6 "gamelan-snat: invalid UTF-8 on stdin" plugin=gamelan-snat raw=$'{"cniVersion": "1.1.0", "name": "\xfe", "type": "gamelan-snat"}' msg=UTF-8
+bad 4 "CNI_CONTAINERID with bytes 0xff 0xfe" cid=$'ab\xff\xfecd' var=CNI_CONTAINERID
+bad 4 "CNI_CONTAINERID of 70 euro signs (cut inside a character at 64 bytes)" cid="$(euros 70)" var=CNI_CONTAINERID
+bad 4 "CNI_IFNAME with a lone 0xc3" ifname=$'e\xc3' var=CNI_IFNAME
+bad 4 "CNI_IFNAME of 20 euro signs (cut inside a character at 32 bytes)" ifname="$(euros 20)" var=CNI_IFNAME
+bad 4 "CNI_ARGS K8S_POD_NAME with a byte 0xff" args=$'IgnoreUnknown=1;K8S_POD_NAMESPACE=games;K8S_POD_NAME=a\xffb' var=CNI_ARGS
+bad 4 "CNI_ARGS K8S_POD_NAMESPACE of 100 smileys" args="IgnoreUnknown=1;K8S_POD_NAMESPACE=$(smiles 100);K8S_POD_NAME=a" var=CNI_ARGS
+bad 3,4 "CNI_NETNS with a byte 0xff" netns=$'/run/netns/gl-\xff-nosuch'
+bad 7 "args.cni.identity of 'a' and 30 smileys (cut inside a character at 64 bytes)" \
+	jq=".args = {cni: {identity: (\"a\" + (\"$SMILE\" * 30) + \" x\")}}"
+bad 7 "ipam.pins identity of 40 euro signs with a bad IP" jq=".ipam.pins = {\"$(euros 40)\": \"not-an-ip\"}"
+bad 7 "master of 200 euro signs" jq=".master = \"$(euros 200)\""
+bad 7 "ipam.subnet of 100 smileys" jq=".ipam.subnet = \"$(smiles 100)\""
 
 # ---- other verbs ----
 bad 7 "CHECK without prevResult" cmd=CHECK

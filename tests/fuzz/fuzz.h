@@ -1,0 +1,50 @@
+/* Shared by the fuzz harnesses (one per parser of untrusted bytes, each a
+ * libFuzzer LLVMFuzzerTestOneInput): built with clang -fsanitize=fuzzer by
+ * `make fuzz`, and linked with replay.c by the gcc build so that `make check`
+ * replays every corpus file under ASan. Header-only (static inline). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "base/err.h"
+#include "base/utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input as a NUL-terminated string (the parsers that take C strings). */
+static inline char *fuzz_strdup(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+
+	if (!s)
+		abort();
+	memcpy(s, data, size);
+	s[size] = '\0';
+	return s;
+}
+
+/* A failure's message must be terminated and valid UTF-8, whatever the input. */
+static inline void fuzz_check_err(const struct gl_err *e)
+{
+	size_t m = strnlen(e->msg, sizeof(e->msg)), d = strnlen(e->details, sizeof(e->details));
+
+	if (m == sizeof(e->msg) || d == sizeof(e->details) || !gl_utf8_valid(e->msg, m, NULL) ||
+	    !gl_utf8_valid(e->details, d, NULL))
+		abort();
+}
+
+/* Split the input at the first "\n\n": head (NUL-terminated, may be empty)
+ * and the rest. Returns the head's length, or -1 without a separator. */
+static inline long fuzz_split(const uint8_t *data, size_t size, const uint8_t **ret_rest,
+			      size_t *ret_rest_len)
+{
+	for (size_t i = 0; i + 1 < size; i++) {
+		if (data[i] == '\n' && data[i + 1] == '\n') {
+			*ret_rest = data + i + 2;
+			*ret_rest_len = size - i - 2;
+			return (long)i;
+		}
+	}
+	return -1;
+}
