@@ -1,6 +1,7 @@
 /* lib/kube/lease.c's driver against the fake API server (netns-harness/fakeapi)
- * over real HTTP on 127.0.0.1, with short timings (2 s lease, 1.5 s renew
- * deadline, 0.3 s retry) and real clocks. Candidates are separate clients,
+ * over real HTTP on 127.0.0.1, with short timings (4 s lease, 3 s renew
+ * deadline, 0.6 s retry: each request may take 1 s, room for a loaded
+ * machine) and real clocks. Candidates are separate clients,
  * ticked from one loop when gl_lease_next_ms says; after every tick the test
  * checks that no two candidates think they lead. Waits are bounded and
  * generous; what is asserted is order, never speed. The fake must start:
@@ -25,11 +26,11 @@
 #include "fakeapi/fakeapi_child.h"
 
 #define NCAND 2
-#define BOUND_MS 15000  /* the longest any step may take before the test fails */
+#define BOUND_MS 30000  /* the longest any step may take before the test fails */
 
 static const struct gl_kube_res R_LEASE = { "coordination.k8s.io", "v1", "leases", true };
-static const struct gl_lease_config CFG = { .lease_duration_ms = 2000, .renew_deadline_ms = 1500,
-					    .retry_period_ms = 300 };
+static const struct gl_lease_config CFG = { .lease_duration_ms = 4000, .renew_deadline_ms = 3000,
+					    .retry_period_ms = 600 };
 
 static char tmpdir[] = "/tmp/gl-leasehttp.XXXXXX";
 static char kubeconfig[PATH_MAX + 16];
@@ -253,14 +254,14 @@ static void test_two_candidates(void **state)
 	start(&CFG);
 	assert_true(run(BOUND_MS, one_leads));
 	/* A while longer: about ten retry periods, leadership checked throughout. */
-	run(3000, NULL);
+	run(6000, NULL);
 	assert_true(run(BOUND_MS, one_leads));
 	li = leader_index();
 	l = &cands[li];
 	o = &cands[1 - li];
 	rec = server_lease();
 	assert_string_equal(rec.holder, l->id);
-	assert_int_equal(rec.duration_s, 2);
+	assert_int_equal(rec.duration_s, 4);
 	assert_true(l->started >= 1);
 	assert_string_equal(gl_lease_holder(o->e), l->id);
 	assert_string_equal(o->leader, l->id);
@@ -280,7 +281,7 @@ static void test_two_candidates(void **state)
 
 /* The leader stops renewing (a crash: never ticked again, nothing
  * released). The other takes over only once it has seen the record
- * unchanged for the lease duration: no earlier than 2 s after the start of
+ * unchanged for the lease duration: no earlier than 4 s after the start of
  * the crashed leader's last renewal. leaseTransitions counts one. */
 static void test_crash_takeover(void **state)
 {
@@ -435,7 +436,7 @@ static void test_new_checks(void **state)
 	assert_int_equal(gl_lease_new(cands[0].k, NULL, "x", "", &CFG, NULL, NULL, &e, NULL), -EINVAL);
 	assert_null(e);
 	gl_lease_kube_opts(&CFG, &o);
-	assert_int_equal(o.timeout_ms, 500);
+	assert_int_equal(o.timeout_ms, 1000);
 	assert_int_equal(o.max_retries, -1);
 	gl_lease_kube_opts(NULL, &o);
 	assert_int_equal(o.timeout_ms, 3333);
