@@ -588,17 +588,20 @@ static int scan_once(struct sqlite_store *s, const char *network, struct gl_resv
 		     int *ret_rc, struct gl_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	const char *sql = s->schema >= 2 ?
+	const char *sql;
+	int rc, r;
+
+	/* A file no ADD has written to yet has no table: no rows. Another
+	 * process may have made it since this one looked. */
+	*ret_rc = SQLITE_OK;
+	r = s->schema == 0 ? read_schema(s, err) : 0;
+	if (r < 0 || s->schema == 0)
+		return r;
+	sql = s->schema >= 2 ?
 		(network ? "SELECT " COLS_V2 " FROM reservations WHERE network = ?1" :
 			   "SELECT " COLS_V2 " FROM reservations") :
 		(network ? "SELECT " COLS_V1 " FROM reservations WHERE network = ?1" :
 			   "SELECT " COLS_V1 " FROM reservations");
-	int rc, r;
-
-	/* A file no ADD has written to yet has no table: no rows. */
-	*ret_rc = SQLITE_OK;
-	if (s->schema == 0)
-		return 0;
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	*ret_rc = rc;
 	if (rc != SQLITE_OK)
