@@ -431,22 +431,23 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *mode, const char *target, const char *op, struct series *s,
 		   double wall_ms, const char *extra)
 {
-	double med = 0, p95 = 0, mean = 0, lo = 0, hi = 0;
+	double med = 0, p95 = 0, p99 = 0, mean = 0, lo = 0, hi = 0;
 
 	if (s->n > 0) {
 		qsort(s->ms, (size_t)s->n, sizeof(double), cmp_double);
 		med = s->n % 2 ? s->ms[s->n / 2] : (s->ms[s->n / 2 - 1] + s->ms[s->n / 2]) / 2;
 		/* Nearest rank: the smallest value with at least 95% at or below it. */
 		p95 = s->ms[(s->n * 95 + 99) / 100 - 1];
+		p99 = s->ms[(s->n * 99 + 99) / 100 - 1];
 		for (int k = 0; k < s->n; k++)
 			mean += s->ms[k];
 		mean /= s->n;
 		lo = s->ms[0];
 		hi = s->ms[s->n - 1];
 	}
-	printf("R mode=%s target=%s op=%s n=%d fail=%d median=%.3f p95=%.3f mean=%.3f min=%.3f max=%.3f "
-	       "wall=%.3f%s\n", mode, target, op, s->n, s->fail, med, p95, mean, lo, hi, wall_ms,
-	       extra ? extra : "");
+	printf("R mode=%s target=%s op=%s n=%d fail=%d median=%.3f p95=%.3f p99=%.3f mean=%.3f min=%.3f "
+	       "max=%.3f wall=%.3f%s\n", mode, target, op, s->n, s->fail, med, p95, p99, mean, lo, hi,
+	       wall_ms, extra ? extra : "");
 	fflush(stdout);
 }
 

@@ -12,7 +12,8 @@
 # Settings (environment): BENCH_N (default 200) iterations of the common path;
 # BENCH_N_FIRST (default min(BENCH_N, 150): the pool has 155 addresses) first allocations;
 # BENCH_N_PROBE (default min(BENCH_N_FIRST, 50)) first allocations with the default probe,
-# each of which waits for the probe by design; BENCH_NC (default 50) concurrent calls;
+# each of which waits for the probe by design; BENCH_NC (default "50 200 500") the numbers of
+# concurrent calls (each at most 1000: that part has a pool of 1022 addresses);
 # BENCH_SNAT=0 skips the snat section (BENCH_SNAT_RUNS, BENCH_SNAT_N: see bench/snatbench.sh);
 # BENCH_KUBE=0 skips the Kubernetes store section (bench/kubebench.c).
 # Prints figures; never asserts speed. Exits non-zero only when a plugin call failed or the
@@ -28,17 +29,18 @@ export GL_BIN=$BIN
 
 REF_DIR=/usr/lib/cni
 N=${BENCH_N:-200}
-NC=${BENCH_NC:-50}
-for v in N NC; do
-	[[ "${!v}" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "bench: BENCH_$v must be 1-9999" >&2; exit 2; }
+NC=${BENCH_NC:-50 200 500}
+[[ "$N" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "bench: BENCH_N must be 1-9999" >&2; exit 2; }
+for nc in $NC; do
+	[[ "$nc" =~ ^[1-9][0-9]{0,2}$|^1000$ ]] || { echo "bench: each BENCH_NC must be 1-1000" >&2; exit 2; }
 done
 N_FIRST=${BENCH_N_FIRST:-$((N < 150 ? N : 150))}
 N_PROBE=${BENCH_N_PROBE:-$((N_FIRST < 50 ? N_FIRST : 50))}
 for v in N_FIRST N_PROBE; do
 	[[ "${!v}" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "bench: BENCH_$v must be 1-9999" >&2; exit 2; }
 done
-if ((N_FIRST > 150 || NC > 150)); then
-	echo "bench: BENCH_N_FIRST and BENCH_NC are at most 150 (the pool has 155 addresses)" >&2
+if ((N_FIRST > 150)); then
+	echo "bench: BENCH_N_FIRST is at most 150 (the pool has 155 addresses)" >&2
 	exit 2
 fi
 
@@ -83,6 +85,27 @@ conf_ref() {
 EOF
 }
 
+# conf_conc FILE STATEDIR gamelan|reference: the concurrency part's configs, a /22 around the
+# world's /24 (same segment and gateway) so that 1000 pods fit.
+conf_conc() {
+	mkdir -p "$2"
+	if [[ "$3" == gamelan ]]; then
+		cat >"$1" <<EOF
+{"cniVersion": "1.0.0", "name": "lan", "type": "gamelan-macvlan", "master": "eth0", "probe": false,
+ "stateDir": "$2/macvlan",
+ "ipam": {"type": "gamelan-ipam", "subnet": "192.168.0.0/22", "rangeStart": "192.168.2.0",
+          "rangeEnd": "192.168.3.254", "gateway": "192.168.1.1",
+          "store": {"type": "sqlite", "path": "$2/ipam.db"}}}
+EOF
+	else
+		cat >"$1" <<EOF
+{"cniVersion": "1.0.0", "name": "lan", "type": "macvlan", "master": "eth0",
+ "ipam": {"type": "host-local", "subnet": "192.168.0.0/22", "rangeStart": "192.168.2.0",
+          "rangeEnd": "192.168.3.254", "gateway": "192.168.1.1", "dataDir": "$2/host-local"}}
+EOF
+	fi
+}
+
 # netns_batch add|del SERIES NTARGETS COUNT: the pod namespaces of a series, untimed.
 netns_batch() {
 	local verb=$1 s=$2 nt=$3 count=$4 t i
@@ -94,8 +117,11 @@ netns_batch() {
 }
 
 # series NAME MODE COUNT WARMUP ARGS_TEMPLATE TARGET...: one cnibench run in the node's netns.
+# SERIES_TIMEOUT_MS (optional): each call's bound (cnibench's default otherwise).
 series() {
 	local name=$1 mode=$2 count=$3 warmup=$4 args=$5 total rc
+	local -a tmo=()
+	[[ -n "${SERIES_TIMEOUT_MS:-}" ]] && tmo=(--timeout-ms "$SERIES_TIMEOUT_MS")
 	shift 5
 	local -a targets=()
 	local t
@@ -109,7 +135,7 @@ series() {
 		FAILED=1
 		return
 	fi
-	ip netns exec "$NODE" "$BIN/cnibench" --mode "$mode" --n "$count" --warmup "$warmup" \
+	ip netns exec "$NODE" "$BIN/cnibench" --mode "$mode" --n "$count" --warmup "$warmup" "${tmo[@]}" \
 		--ifname net1 --cni-path "$BIN:$REF_DIR" \
 		--netns "/run/netns/$GLW-pod-$name-{t}-{i}" --args "$args" "${targets[@]}" \
 		| sed "s/^R /R series=$name /" >>"$RESULTS"
@@ -128,7 +154,7 @@ world_up || { echo "bench: world_up failed" >&2; exit 2; }
 START=$(date +%s)
 echo "gamelan bench: $(nproc) CPUs, kernel $(uname -r); gamelan from $BIN;" \
 	"reference $REF_DIR/{macvlan,host-local} $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null)"
-echo "running: common path N=$N, first allocation N=$N_FIRST (probe on: N=$N_PROBE), $NC concurrent ..."
+echo "running: common path N=$N, first allocation N=$N_FIRST (probe on: N=$N_PROBE), concurrent: $NC ..."
 
 # 1. Common path: the same identity restarts, new container ID and new netns each time. One
 #    untimed warm-up round first (gamelan's first allocation, and its probe, happen there).
@@ -146,14 +172,15 @@ series first seq "$N_FIRST" 1 "$ARGS_NEW" \
 conf_gamelan "$WORK/p-g.json" "$WORK/p-g" ""
 series firstp seq "$N_PROBE" 1 "$ARGS_NEW" "gamelan_probe=$BIN/gamelan-macvlan:$WORK/p-g.json"
 
-# 3. Concurrency: NC ADDs at once (each its own netns and identity), then their DELs.
-conf_gamelan "$WORK/k-g.json" "$WORK/k-g" false
-conf_gamelan "$WORK/k-p.json" "$WORK/k-p" ""
-conf_ref "$WORK/k-r.json" "$WORK/k-r"
-series conc conc "$NC" 0 "$ARGS_NEW" \
-	"gamelan_noprobe=$BIN/gamelan-macvlan:$WORK/k-g.json" \
-	"gamelan_probe=$BIN/gamelan-macvlan:$WORK/k-p.json" \
-	"reference=$REF_DIR/macvlan:$WORK/k-r.json"
+# 3. Concurrency: for each count in NC, that many ADDs at once (each its own netns and
+#    identity, one fresh store), then their DELs; gamelan with "probe": false, as the reference
+#    does no probe. Each call is bounded by 5 minutes (gamelan's own deadline is 60 s).
+for nc in $NC; do
+	conf_conc "$WORK/k$nc-g.json" "$WORK/k$nc-g" gamelan
+	conf_conc "$WORK/k$nc-r.json" "$WORK/k$nc-r" reference
+	SERIES_TIMEOUT_MS=300000 series "conc$nc" conc "$nc" 0 "$ARGS_NEW" \
+		"gamelan=$BIN/gamelan-macvlan:$WORK/k$nc-g.json" "reference=$REF_DIR/macvlan:$WORK/k$nc-r.json"
+done
 
 echo
 awk -v N="$N" -v NF1="$N_FIRST" -v NP="$N_PROBE" -v NC="$NC" -v secs="$(($(date +%s) - START))" '
@@ -162,6 +189,7 @@ $1 == "R" {
 	for (i = 2; i <= NF; i++) { split($i, a, "="); kv[a[1]] = a[2] }
 	k = kv["series"] "/" kv["target"] "/" kv["op"]
 	med[k] = kv["median"]; p95[k] = kv["p95"]; wall[k] = kv["wall"]; fail[k] = kv["fail"]
+	p99[k] = kv["p99"]; mx[k] = kv["max"]
 	n[k] = kv["n"]; addrs[k] = kv["addrs"]; have[k] = 1
 	if (kv["fail"] > 0) anyfail = 1
 }
@@ -179,9 +207,10 @@ function row(label, g, r) {
 		cell(r, med[r]), cell(r, p95[r]), ratio(bad(g) || bad(r) ? 0 : med[r], med[g]),
 		ratio(bad(g) || bad(r) ? 0 : p95[r], p95[g]), fl(g), fl(r)
 }
-function wrow(label, g, r) {
-	printf "  %-34s %s %9s   %s %9s  %s %8s%s%s\n", label, cell(g, wall[g]), "", cell(r, wall[r]), "",
-		ratio(bad(g) || bad(r) ? 0 : wall[r], wall[g]), "", fl(g), fl(r)
+# crow LABEL KEY: one concurrency figure: wall time, then p50/p99/max of the calls.
+function crow(label, k) {
+	printf "  %-24s %s %s %s %s%s\n", label, cell(k, wall[k]), cell(k, med[k]), cell(k, p99[k]),
+		cell(k, mx[k]), fl(k)
 }
 END {
 	printf "%-36s %19s   %19s  %17s\n", "times in ms (CLOCK_MONOTONIC)", "gamelan", "reference", "reference/gamelan"
@@ -197,11 +226,22 @@ END {
 	row("DEL, gamelan default probe 200ms", "firstp/gamelan_probe/DEL", "first/reference/DEL")
 	row("ADD+DEL, gamelan \"probe\": false", "first/gamelan_noprobe/ADD+DEL", "first/reference/ADD+DEL")
 	row("ADD+DEL, gamelan default probe", "firstp/gamelan_probe/ADD+DEL", "first/reference/ADD+DEL")
-	printf "3. concurrency: %d ADDs at once (own netns + identity each), then their DELs; wall time\n", NC
-	wrow(sprintf("%d x ADD, gamelan \"probe\": false", NC), "conc/gamelan_noprobe/ADD", "conc/reference/ADD")
-	wrow(sprintf("%d x ADD, gamelan default probe", NC), "conc/gamelan_probe/ADD", "conc/reference/ADD")
-	wrow(sprintf("%d x DEL, gamelan \"probe\": false", NC), "conc/gamelan_noprobe/DEL", "conc/reference/DEL")
-	wrow(sprintf("%d x DEL, gamelan default probe", NC), "conc/gamelan_probe/DEL", "conc/reference/DEL")
+	printf "3. concurrency: N ADDs at once (own netns + identity each), then their N DELs; gamelan \"probe\": false\n"
+	printf "  %-24s %9s %9s %9s %9s   (per-process latency of the N calls; wall = first spawn to last answer)\n",
+		"", "wall", "p50", "p99", "max"
+	nn = split(NC, ncs, " ")
+	for (i = 1; i <= nn; i++) {
+		c = "conc" ncs[i]
+		for (j = 1; j <= 2; j++) {
+			op = j == 1 ? "ADD" : "DEL"
+			g = c "/gamelan/" op; r = c "/reference/" op
+			crow(sprintf("N=%d %s gamelan", ncs[i], op), g)
+			crow(sprintf("N=%d %s reference", ncs[i], op), r)
+			printf "  %-24s reference/gamelan: wall %s, p50 %s, p99 %s\n", "",
+				ratio(bad(g) || bad(r) ? 0 : wall[r], wall[g]), ratio(bad(g) || bad(r) ? 0 : med[r], med[g]),
+				ratio(bad(g) || bad(r) ? 0 : p99[r], p99[g])
+		}
+	}
 	printf "\naddresses handed out on the common path: gamelan %s distinct in %d ADDs, reference %s\n",
 		addrs["common/gamelan/ADD"], N, addrs["common/reference/ADD"]
 	g = med["common/gamelan/ADD+DEL"]; r = med["common/reference/ADD+DEL"]

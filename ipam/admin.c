@@ -316,6 +316,10 @@ static json_object *row_json(const struct gl_resv *r, int64_t now)
 	json_object_object_add(o, "expired", json_object_new_boolean(
 		r->state != GL_RESV_BOUND && gl_alloc_expired(r, now)));
 	json_object_object_add(o, "updated", json_object_new_int64(r->updated));
+	/* Who holds it, as an ADD of the identity from elsewhere checks it. */
+	json_object_object_add(o, "netns", r->netns[0] ? json_object_new_string(r->netns) : NULL);
+	json_object_object_add(o, "pod", r->pod[0] ? json_object_new_string(r->pod) : NULL);
+	json_object_object_add(o, "podUID", r->pod_uid[0] ? json_object_new_string(r->pod_uid) : NULL);
 	return o;
 }
 

@@ -5,7 +5,8 @@
 #
 # Runs every tests/e2e/test_*.sh (or only those whose name contains one of NAME) with
 # GL_BIN=BUILD_DIR/bin, its own namespace prefix GLW and a timeout (GL_E2E_TIMEOUT, default
-# 300 s). Counts the "ok NAME" / "not ok NAME: why" lines each script prints (see
+# 300 s; a script's own "# e2e-timeout: SECONDS" line when longer). Counts the "ok NAME" /
+# "not ok NAME: why" lines each script prints (see
 # tests/e2e/lib.sh). After each script it checks that no namespace with the script's prefix
 # and no new link in the host's namespace was left behind, and counts a failure if so
 # (the namespaces are then removed; host links are only reported, never touched).
@@ -65,7 +66,10 @@ for t in "$top"/tests/e2e/test_*.sh; do
 	echo "# $base (GLW=$glw)"
 	links_before=$(host_links)
 	start=$(date +%s)
-	GL_E2E_RUNNER=1 GL_BIN=$bin GLW=$glw GL_TOP=$top timeout -k 10 "$timeout_s" bash "$t" </dev/null \
+	# A script may need longer than the default: "# e2e-timeout: SECONDS" in it.
+	t_s=$(sed -n 's/^# e2e-timeout: *\([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)
+	((${t_s:-0} > timeout_s)) || t_s=$timeout_s
+	GL_E2E_RUNNER=1 GL_BIN=$bin GLW=$glw GL_TOP=$top timeout -k 10 "$t_s" bash "$t" </dev/null \
 		| tee "$tmp/out"
 	rc=${PIPESTATUS[0]}
 	p=$(grep -E -c '^ok ' "$tmp/out" | head -n 1)
@@ -73,7 +77,7 @@ for t in "$top"/tests/e2e/test_*.sh; do
 	f=$(grep -E -c '^not ok ' "$tmp/out" | head -n 1)
 	p=$((p - s))
 	if ((rc == 124 || rc == 137)); then
-		echo "not ok $base: timed out after ${timeout_s}s"
+		echo "not ok $base: timed out after ${t_s}s"
 		f=$((f + 1))
 	elif ((rc != 0 && f == 0)); then
 		echo "not ok $base: exit status $rc with no failed case reported"

@@ -1093,6 +1093,7 @@ int gl_cni_main(const struct gl_cni_ops *ops, int (*admin)(int argc, char **argv
 	struct gl_err err = {0};
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_free_ struct gl_cni_result *result = NULL;
+	int64_t start = gl_now_mono_ms();
 	size_t len = 0;
 	int r = 0;
 
@@ -1111,6 +1112,7 @@ int gl_cni_main(const struct gl_cni_ops *ops, int (*admin)(int argc, char **argv
 	r = gl_cni_req_parse(&req, real_getenv, buf, len, &err);
 	if (r < 0)
 		goto fail;
+	req.deadline = start + GL_CNI_CALL_BUDGET_MS;
 
 	switch (req.cmd) {
 	case GL_CNI_VERSION:

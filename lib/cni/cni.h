@@ -128,7 +128,15 @@ struct gl_cni_req {
 	 * the container ID (not sticky). */
 	char identity[GL_CNI_IDENTITY_MAX];
 	bool identity_sticky;
+
+	/* Monotonic ms by which the whole call must be answered: the skeleton
+	 * sets it to its start + GL_CNI_CALL_BUDGET_MS; 0 for other callers
+	 * (each bounded wait then uses its own default). */
+	int64_t deadline;
 };
+
+/* The whole CNI call, however long the store makes it wait. */
+#define GL_CNI_CALL_BUDGET_MS 60000
 
 struct gl_cni_ops {
 	const char *name;                /* for VERSION's about and logs */

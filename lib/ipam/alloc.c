@@ -1,7 +1,14 @@
 /* The sticky allocator (see alloc.h for the rules). Each verb runs as one
  * store transaction: scan the network's rows, decide in memory, write the
  * few rows that change. A store that reports a lost race (-EEXIST, -ESTALE)
- * gets the whole decision made again from a fresh scan. */
+ * gets the whole decision made again from a fresh scan.
+ *
+ * With a store that has a write lock and can tell what changed under it
+ * (SQLite: snapshot/refresh), the scan and the decision happen before the
+ * lock, the writes are only planned; inside the lock, the plan is written
+ * as it is when nothing changed since the snapshot, else the decision is
+ * made again on the refreshed rows. The lock then covers the writes and
+ * the commit, not the whole decision. */
 #include "ipam/alloc.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -19,10 +26,28 @@
  * one chosen first ("409 = taken, try the next"). */
 #define MAX_PROBES 8
 
+/* Writes decided before the lock, in order, with the rows as written. */
+enum plan_op { PLAN_INSERT, PLAN_UPDATE, PLAN_REMOVE };
+
+struct plan {
+	struct { enum plan_op op; struct gl_resv row; } *v;
+	size_t n, cap;
+};
+
+/* The last holder check's answer, kept across the decisions of one call
+ * (a decision made again inside the lock need not ask again). */
+struct holder_memo {
+	bool valid;
+	struct gl_resv row;
+	int gone;
+};
+
 struct txn {
 	struct gl_store *s;
 	struct gl_resv_list rows;   /* the network's rows; written rows kept current */
 	struct gl_err *err;
+	struct plan *plan;          /* writes are planned, not made (NULL: made at once) */
+	struct holder_memo *memo;
 };
 
 static const char *ipstr(const struct gl_ip *ip, char buf[GL_IP_STRLEN])
@@ -66,14 +91,141 @@ static void retry_pause(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+static void plan_free(struct plan *p)
+{
+	free(p->v);
+	p->v = NULL;
+	p->n = p->cap = 0;
+}
+
+static int plan_push(struct plan *p, enum plan_op op, const struct gl_resv *row)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 4;
+		__typeof__(p->v) v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n].op = op;
+	p->v[p->n].row = *row;
+	p->n++;
+	return 0;
+}
+
+/* The version a planned write leaves on its row, as the store will make
+ * it (the stores with a plan count versions from 1), so that a later
+ * planned write of the same row carries the right precondition. */
+static void plan_bump(struct gl_resv *r, bool fresh)
+{
+	long long v = fresh ? 0 : strtoll(r->version, NULL, 10);
+
+	snprintf(r->version, sizeof(r->version), "%lld", v + 1);
+}
+
+static int plan_write(struct gl_store *s, const struct plan *p, struct gl_err *err)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct gl_resv row = p->v[i].row;
+		int r;
+
+		switch (p->v[i].op) {
+		case PLAN_INSERT: r = s->ops->insert(s, &row, err); break;
+		case PLAN_UPDATE: r = s->ops->update(s, &row, err); break;
+		default: r = s->ops->remove(s, &row, err); break;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int copy_rows(const struct gl_resv_list *from, struct gl_resv_list *to)
+{
+	to->n = 0;
+	for (size_t i = 0; i < from->n; i++) {
+		int r = gl_store_list_push(to, &from->v[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One attempt of a planned run (see the top of the file). */
+static int run_planned_once(struct gl_store *s, const char *network,
+			    int (*fn)(struct txn *t, void *arg), void *arg, struct holder_memo *memo,
+			    struct gl_err *err)
+{
+	_cleanup_(gl_store_list_freep) struct gl_resv_list snap = {0};
+	_cleanup_(plan_free) struct plan plan = {0};
+	struct txn t = { .s = s, .err = err, .plan = &plan, .memo = memo };
+	struct gl_err early = {0};
+	uint64_t token = 0;
+	bool changed = true;
+	int r, decided;
+
+	r = s->ops->snapshot(s, network, &snap, &token, err);
+	if (r < 0)
+		return r;
+	r = copy_rows(&snap, &t.rows);
+	if (r < 0) {
+		gl_store_list_free(&t.rows);
+		return gl_err_set(err, GL_ERR_INTERNAL, "out of memory");
+	}
+	/* The decision's own message is kept aside until it is known to hold. */
+	t.err = &early;
+	decided = fn(&t, arg);
+	gl_store_list_free(&t.rows);
+	if (decided >= 0 && plan.n == 0)
+		return decided;
+	r = s->ops->begin(s, err);
+	if (r < 0)
+		return r;
+	r = s->ops->refresh(s, network, token, &snap, &changed, err);
+	if (r >= 0 && !changed) {
+		if (decided < 0) {
+			s->ops->rollback(s);
+			if (err && !err->code)
+				*err = early;
+			return decided;
+		}
+		r = plan_write(s, &plan, err);
+	} else if (r >= 0) {
+		/* Somebody wrote since the snapshot: decide again, on rows that
+		 * nobody can change until the commit. */
+		struct txn again = { .s = s, .rows = snap, .err = err, .memo = memo };
+
+		snap = (struct gl_resv_list){0};
+		r = fn(&again, arg);
+		gl_store_list_free(&again.rows);
+	}
+	if (r >= 0)
+		return s->ops->commit(s, err);
+	s->ops->rollback(s);
+	return r;
+}
+
 /* One transaction around fn, retried while the store says another writer
- * won a race (never with SQLite, whose transactions are exclusive). */
+ * won a race (with SQLite only when a planned write finds it lost one). */
 static int run(struct gl_store *s, const char *network, int (*fn)(struct txn *t, void *arg),
 	       void *arg, struct gl_err *err)
 {
+	struct holder_memo memo = {0};
+	bool planned = network && s->ops->snapshot && s->ops->refresh;
+
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-		struct txn t = { .s = s, .err = err };
+		struct txn t = { .s = s, .err = err, .memo = &memo };
 		int r;
+
+		if (planned) {
+			r = run_planned_once(s, network, fn, arg, &memo, err);
+			if (!lost_race(r))
+				return r;
+			continue;
+		}
 
 		if (attempt > 0)
 			retry_pause(attempt);
@@ -152,8 +304,16 @@ static int find_mine(struct txn *t, const char *identity, const char *ifname, in
 
 static int t_insert(struct txn *t, struct gl_resv *r)
 {
-	int ret = t->s->ops->insert(t->s, r, t->err);
+	int ret;
 
+	if (t->plan) {
+		plan_bump(r, true);
+		ret = plan_push(t->plan, PLAN_INSERT, r);
+	} else {
+		ret = t->s->ops->insert(t->s, r, t->err);
+	}
+	if (ret == -ENOMEM)
+		return gl_err_set(t->err, GL_ERR_INTERNAL, "out of memory");
 	if (ret < 0)
 		return ret;
 	ret = gl_store_list_push(&t->rows, r);
@@ -164,12 +324,24 @@ static int t_insert(struct txn *t, struct gl_resv *r)
 
 static int t_update(struct txn *t, int idx)
 {
-	return t->s->ops->update(t->s, &t->rows.v[idx], t->err);
+	struct gl_resv *row = &t->rows.v[idx];
+
+	if (t->plan) {
+		if (plan_push(t->plan, PLAN_UPDATE, row) < 0)
+			return gl_err_set(t->err, GL_ERR_INTERNAL, "out of memory");
+		plan_bump(row, false);
+		return 0;
+	}
+	return t->s->ops->update(t->s, row, t->err);
 }
 
 static int t_remove(struct txn *t, int idx)
 {
-	int r = t->s->ops->remove(t->s, &t->rows.v[idx], t->err);
+	int r = t->plan ? plan_push(t->plan, PLAN_REMOVE, &t->rows.v[idx])
+			: t->s->ops->remove(t->s, &t->rows.v[idx], t->err);
+
+	if (r == -ENOMEM)
+		return gl_err_set(t->err, GL_ERR_INTERNAL, "out of memory");
 
 	if (r < 0)
 		return r;
@@ -252,6 +424,14 @@ struct add_arg {
 	bool fresh[GL_IPAM_MAX_POOLS];
 };
 
+/* Too long to record is recorded as unknown ("" ): its holder then
+ * cannot be checked, which only makes a later ADD wait for it. */
+static void set_fact(char *dst, size_t size, const char *src)
+{
+	if (gl_strlcpy(dst, src ? src : "", size) < 0)
+		dst[0] = '\0';
+}
+
 static void fill_bound(struct gl_resv *r, const struct gl_alloc_req *req, int pool)
 {
 	r->pool = pool;
@@ -259,6 +439,9 @@ static void fill_bound(struct gl_resv *r, const struct gl_alloc_req *req, int po
 	r->expires = GL_RESV_NEVER;
 	r->updated = req->now;
 	gl_strlcpy(r->node, req->node ? req->node : "", sizeof(r->node));
+	set_fact(r->netns, sizeof(r->netns), req->netns);
+	set_fact(r->pod, sizeof(r->pod), req->pod);
+	set_fact(r->pod_uid, sizeof(r->pod_uid), req->pod_uid);
 }
 
 /* Give ip to the caller: the existing row idx (an expired conflict or Held
@@ -637,6 +820,63 @@ static int requested_for(const struct gl_alloc_req *req, int pool, const struct 
 	return 0;
 }
 
+static bool same_row(const struct gl_resv *a, const struct gl_resv *b)
+{
+	return gl_ip_equal(&a->ip, &b->ip) && strcmp(a->version, b->version) == 0 &&
+	       strcmp(a->container_id, b->container_id) == 0;
+}
+
+/* 1 when the container holding r is provably gone, 0 when it may run. */
+static int holder_gone(struct txn *t, const struct gl_alloc_req *req, const struct gl_resv *r)
+{
+	struct gl_err scratch = {0};
+	int gone = 0;
+
+	if (t->memo && t->memo->valid && same_row(&t->memo->row, r))
+		return t->memo->gone;
+	if (req->node && *req->node && strcmp(r->node, req->node) == 0) {
+		/* This node can look: its answer is the only one that counts. */
+		if (r->netns[0] && req->local_gone)
+			gone = req->local_gone(r) > 0;
+	} else if (t->s->ops->holder_gone) {
+		gone = t->s->ops->holder_gone(t->s, r, &scratch) > 0;
+	}
+	if (t->memo) {
+		t->memo->valid = true;
+		t->memo->row = *r;
+		t->memo->gone = gone;
+	}
+	return gone;
+}
+
+/* The identity's row idx may be taken over by this container: it is not
+ * Bound, or Bound to this container, or its holder is gone. Two live links
+ * with one address and one MAC would break both servers on the LAN. */
+static int holder_check(struct txn *t, const struct gl_alloc_req *req, int idx)
+{
+	const struct gl_resv *r = &t->rows.v[idx];
+	char a[GL_IP_STRLEN];
+
+	if (r->state != GL_RESV_BOUND || strcmp(r->container_id, req->container_id) == 0 ||
+	    holder_gone(t, req, r))
+		return 0;
+	return gl_err_set(t->err, GL_ERR_TRY_AGAIN,
+			  "%s (%s) is bound to container %.64s on node %s%s%s, which may still be running: "
+			  "%s is not brought up twice. Try again after that container's DEL or a GC; if "
+			  "it is gone for good: gamelan-ipam release %s %s --force",
+			  r->identity, r->ifname, r->container_id, r->node[0] ? r->node : "(unknown)",
+			  r->pod_uid[0] ? ", pod UID " : "", r->pod_uid, ipstr(&r->ip, a),
+			  req->conf->network, a);
+}
+
+/* A free address for a new identity: the first choice (first_free) on the
+ * first probe, a random one after another writer took the one chosen. */
+static int pick_free(const struct gl_store *s, const struct gl_alloc_req *req, int pool,
+		     const struct taken *tk, int probe, struct gl_ip *ret)
+{
+	return probe == 0 ? first_free(s, req, pool, tk, ret) : random_free(req->conf, pool, tk, ret);
+}
+
 static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, struct gl_ip *ret,
 		    bool *ret_fresh)
 {
@@ -658,6 +898,11 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 	}
 	mine = find_mine(t, req->identity, req->ifname, pool);
 	*ret_fresh = mine < 0;
+	if (mine >= 0) {
+		r = holder_check(t, req, mine);
+		if (r < 0)
+			return r;
+	}
 	if (target) {
 		r = take_target(t, req, pool, target, pin, mine);
 		if (r >= 0)
@@ -677,10 +922,8 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 	r = taken_init(&tk, t, req);
 	if (r < 0)
 		return gl_err_set(t->err, GL_ERR_INTERNAL, "out of memory");
-	/* The first choice (first_free); when another writer takes it under
-	 * us, random free ones. */
 	for (int probe = 0; probe < MAX_PROBES; probe++) {
-		if (!(probe == 0 ? first_free(t->s, req, pool, &tk, &ip) : random_free(c, pool, &tk, &ip)))
+		if (!pick_free(t->s, req, pool, &tk, probe, &ip))
 			break;
 		idx = find_ip(t, &ip); /* an expired conflict row, if any */
 		r = claim(t, req, pool, &ip, idx, false);

@@ -1,10 +1,16 @@
 /* The sticky allocator: every decision about who gets which address, made
- * over the store's row primitives (store.h) inside one store transaction.
+ * over the store's row primitives (store.h) inside one store transaction
+ * (with a store that can, decided on a snapshot outside it, see run()).
  *
  * Rules (DESIGN.md section 4):
  *  - (network, identity, ifname, pool) always gets its address back.
  *  - A config pin gives the identity that address (101 if another identity
  *    has it); a requested address (runtimeConfig.ips / args.cni.ips) too.
+ *  - An identity Bound to another container is not given its address again
+ *    while that holder may be alive: it is checked on this node (its netns
+ *    and link, local_gone), or by the store (Kubernetes: the pod and its
+ *    UID); otherwise 11 (try again) naming the holder, until its DEL, a GC
+ *    or an admin (`gamelan-ipam release --force`) frees it.
  *  - A new identity takes the lowest free address of the range set, never a
  *    network/broadcast/gateway, excluded, config-pinned or conflicted one;
  *    only when none is free, the oldest expired Held one; never a Bound or
@@ -39,6 +45,15 @@ struct gl_alloc_req {
 	const struct gl_ip *requested;      /* addresses the runtime asked for */
 	int n_requested;
 	bool *ret_fresh;                    /* optional, n_pools: ADD made the row (no earlier one) */
+	/* Recorded on the rows this ADD binds, so that a later ADD of the
+	 * identity from another container can check the holder; may be NULL. */
+	const char *netns;                  /* CNI_NETNS */
+	const char *pod;                    /* "namespace/name" of the Kubernetes pod */
+	const char *pod_uid;                /* K8S_POD_UID */
+	/* Holder check on this node: 1 when the holder of r (a row Bound on
+	 * req->node, r->netns set) is provably gone (its netns or its link
+	 * with the address is gone), 0 when it may be alive. NULL: never. */
+	int (*local_gone)(const struct gl_resv *r);
 };
 
 /* ADD: one address per range set, ret_ips[pool] for pool 0..n_pools-1.

@@ -2,6 +2,7 @@
  * open IPAM, however many calls it serves), let the allocator decide, and
  * shape the result. Logs at debug only: the binary decides what to print. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,12 +15,14 @@
 #include "base/log.h"
 #include "ipam/store.h"
 #include "base/util.h"
+#include "net/netns.h"
 
-static int open_store(const struct gl_ipam_conf *c, bool create, struct gl_store **ret,
-		      struct gl_err *err)
+static int open_store(const struct gl_ipam_conf *c, bool create, int64_t deadline,
+		      struct gl_store **ret, struct gl_err *err)
 {
 	struct gl_store_conf sc = { .type = c->store.type, .path = c->store.path, .create = create,
-				    .kubeconfig = c->store.kubeconfig, .namespace = c->store.namespace };
+				    .kubeconfig = c->store.kubeconfig, .namespace = c->store.namespace,
+				    .deadline = deadline };
 
 	return gl_store_open(&sc, ret, err);
 }
@@ -98,6 +101,7 @@ struct gl_ipam {
 	const struct gl_cni_req *req;
 	struct gl_ipam_conf conf;
 	char node[GL_NODE_MAX];
+	char pod[GL_RESV_POD_MAX];       /* "namespace/name" when the runtime named a pod */
 	struct gl_store *store;          /* NULL until a verb needs it */
 };
 
@@ -113,6 +117,10 @@ int gl_ipam_open(const struct gl_cni_req *req, struct gl_ipam **ret, struct gl_e
 		return r;
 	ipam->req = req;
 	node_name(ipam->node);
+	if (req->k8s_namespace[0] && req->k8s_pod_name[0] &&
+	    snprintf(ipam->pod, sizeof(ipam->pod), "%s/%s", req->k8s_namespace, req->k8s_pod_name) >=
+		    (int)sizeof(ipam->pod))
+		ipam->pod[0] = '\0';
 	*ret = TAKE_PTR(ipam);
 	return 0;
 }
@@ -135,12 +143,34 @@ static int ipam_store(struct gl_ipam *ipam, bool create, struct gl_store **ret, 
 	int r;
 
 	if (!ipam->store) {
-		r = open_store(&ipam->conf, create, &ipam->store, err);
+		r = open_store(&ipam->conf, create, ipam->req->deadline, &ipam->store, err);
 		if (r < 0)
 			return r;
 	}
 	*ret = ipam->store;
 	return 0;
+}
+
+/* A holder on this node is gone when its network namespace is (no file,
+ * or a file no namespace is mounted on any more). Nothing less proves it:
+ * a sandbox has its netns before its link (a holder still in its ADD),
+ * and keeps it until its DEL has succeeded. */
+static int holder_local_gone(const struct gl_resv *r)
+{
+	struct gl_err e = {0};
+	int fd, ret = gl_netns_open(r->netns, &fd, &e);
+
+	if (ret >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (e.code == GL_ERR_UNKNOWN_CONTAINER)
+		return 1;
+	fd = open(r->netns, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 /* The addresses a runtime may ask for: CNI_ARGS IP=, runtimeConfig.ips,
@@ -182,6 +212,10 @@ static int alloc_req(struct gl_ipam *ipam, struct gl_ip *requested, struct gl_al
 		.node = ipam->node,
 		.now = gl_now_wall_ms(),
 		.requested = requested,
+		.netns = req->netns,
+		.pod = ipam->pod,
+		.pod_uid = req->k8s_pod_uid,
+		.local_gone = holder_local_gone,
 	};
 	if (!requested)
 		return 0;

@@ -29,6 +29,9 @@ enum gl_resv_state {
 #define GL_NODE_MAX 254
 #define GL_STORE_VERSION_MAX 64
 #define GL_STORE_SCAN_MAX 100000  /* rows one scan may return */
+#define GL_RESV_NETNS_MAX 256     /* a longer netns path is not recorded */
+#define GL_RESV_POD_MAX 320       /* "namespace/name": 63 + 1 + 253 + NUL */
+#define GL_RESV_UID_MAX 64
 
 /* One reserved address. (network, ip) is its key: an update never changes
  * them (remove and insert instead). identity and ifname are "" for conflict
@@ -44,6 +47,12 @@ struct gl_resv {
 	bool pinned;
 	int64_t expires;                       /* ms since the epoch, GL_RESV_NEVER */
 	char node[GL_NODE_MAX];
+	/* Who holds (Bound) or last held it, so that another ADD of the
+	 * identity can tell whether that holder is gone: the netns path and
+	 * the Kubernetes pod ("namespace/name", its UID); "" when unknown. */
+	char netns[GL_RESV_NETNS_MAX];
+	char pod[GL_RESV_POD_MAX];
+	char pod_uid[GL_RESV_UID_MAX];
 	int64_t updated;                       /* ms since the epoch */
 	char version[GL_STORE_VERSION_MAX];    /* the store's token for this row's last write */
 };
@@ -65,6 +74,7 @@ struct gl_store_conf {
 	bool create;                /* sqlite: create the file (and its directory, 0700) if missing */
 	const char *kubeconfig;     /* kubernetes: NULL or "" = $KUBECONFIG, else in-cluster */
 	const char *namespace;      /* kubernetes: NULL or "" = "gamelan-system" */
+	int64_t deadline;           /* monotonic ms the CNI call must end by; 0: a default budget */
 };
 
 struct gl_store;
@@ -97,6 +107,21 @@ struct gl_store_ops {
 	int (*remove)(struct gl_store *s, const struct gl_resv *r, struct gl_err *err);
 	/* STATUS: the store is reachable and writable now. */
 	int (*status)(struct gl_store *s, struct gl_err *err);
+
+	/* Optional (a store with a real write lock: SQLite). A decision can
+	 * then be made outside the lock: snapshot reads every row of network
+	 * outside any transaction, with a token for that state; inside the
+	 * transaction, refresh brings the rows up to date with the writes made
+	 * since token, *ret_changed telling whether there were any (false: a
+	 * decision made on the snapshot still holds). */
+	int (*snapshot)(struct gl_store *s, const char *network, struct gl_resv_list *ret,
+			uint64_t *ret_token, struct gl_err *err);
+	int (*refresh)(struct gl_store *s, const char *network, uint64_t token,
+		       struct gl_resv_list *rows, bool *ret_changed, struct gl_err *err);
+	/* Optional: 1 when the store can prove that the Bound row's holder is
+	 * gone (Kubernetes: its pod is gone or has another UID), 0 when it may
+	 * be alive or the store cannot tell. */
+	int (*holder_gone)(struct gl_store *s, const struct gl_resv *r, struct gl_err *err);
 };
 
 struct gl_store {

@@ -330,7 +330,8 @@ json_object *gl_store_kube_to_json(const struct gl_resv *r, const char *ns, bool
 		gl_store_kube_time_str(r->expires, t);
 		ok = add(spec, "expires", json_object_new_string(t));
 	}
-	ok = ok && add_str_opt(spec, "node", r->node);
+	ok = ok && add_str_opt(spec, "node", r->node) && add_str_opt(spec, "netns", r->netns) &&
+	     add_str_opt(spec, "pod", r->pod) && add_str_opt(spec, "podUID", r->pod_uid);
 	if (ok) {
 		gl_store_kube_time_str(r->updated, t);
 		ok = add(spec, "updated", json_object_new_string(t));
@@ -417,6 +418,12 @@ int gl_store_kube_from_json(json_object *o, struct gl_resv *ret, char *why, size
 		e = get_str(spec, "state", true, state, sizeof(state), why, why_size);
 	if (e >= 0)
 		e = get_str(spec, "node", false, r.node, sizeof(r.node), why, why_size);
+	if (e >= 0)
+		e = get_str(spec, "netns", false, r.netns, sizeof(r.netns), why, why_size);
+	if (e >= 0)
+		e = get_str(spec, "pod", false, r.pod, sizeof(r.pod), why, why_size);
+	if (e >= 0)
+		e = get_str(spec, "podUID", false, r.pod_uid, sizeof(r.pod_uid), why, why_size);
 	if (e >= 0)
 		e = get_time(spec, "expires", GL_RESV_NEVER, &r.expires, why, why_size);
 	if (e >= 0)
@@ -958,6 +965,36 @@ static int kube_status(struct gl_store *gs, struct gl_err *err)
 	return r < 0 ? api_error(r, &e, "list IPReservations", err) : 0;
 }
 
+/* The holder of a Bound row is gone when the API has no pod of its name,
+ * or one with another UID (the pod was deleted and made again, as a
+ * StatefulSet does on a reschedule). Any other answer proves nothing. */
+static int kube_holder_gone(struct gl_store *gs, const struct gl_resv *r, struct gl_err *err)
+{
+	static const struct gl_kube_res pods = { "", "v1", "pods", true };
+	struct kube_store *s = to_kube(gs);
+	_cleanup_json_ json_object *pod = NULL;
+	char ns[GL_KUBE_NAME_MAX];
+	const char *slash = strchr(r->pod, '/'), *uid;
+	json_object *meta, *v;
+	struct gl_err e = {0};
+	int ret;
+
+	if (!slash || !r->pod_uid[0] || (size_t)(slash - r->pod) >= sizeof(ns) || !slash[1])
+		return 0;
+	memcpy(ns, r->pod, (size_t)(slash - r->pod));
+	ns[slash - r->pod] = '\0';
+	ret = gl_kube_get(s->k, &pods, ns, slash + 1, &pod, &e);
+	if (ret == -ENOENT)
+		return 1;
+	if (ret < 0)
+		return 0;
+	if (!json_object_object_get_ex(pod, "metadata", &meta) ||
+	    !json_object_object_get_ex(meta, "uid", &v) || !json_object_is_type(v, json_type_string))
+		return 0;
+	uid = json_object_get_string(v);
+	return strcmp(uid, r->pod_uid) != 0;
+}
+
 long gl_store_kube_requests(struct gl_store *s)
 {
 	/* By an op, not the table: a test may run the store with a copy. */
@@ -979,4 +1016,5 @@ const struct gl_store_ops gl_store_kube_ops = {
 	.update = kube_update,
 	.remove = kube_remove,
 	.status = kube_status,
+	.holder_gone = kube_holder_gone,
 };

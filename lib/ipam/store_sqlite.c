@@ -1,5 +1,13 @@
 /* The SQLite reservation store: one file per host, WAL, one short
- * BEGIN IMMEDIATE transaction per decision, uniqueness in the schema. */
+ * BEGIN IMMEDIATE transaction per decision, uniqueness in the schema.
+ *
+ * Under a burst of plugin processes the write lock is what they queue on,
+ * and its holder competes with all of them for the CPU; so the lock covers
+ * as little work as can be: the rows are read and the decision made
+ * outside it (snapshot), and inside it only the writes made since that
+ * snapshot are read back (refresh: every write transaction bumps one
+ * generation counter and stamps the rows it writes with it) before the
+ * decision's own writes and the commit. */
 #include "ipam/store.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -12,17 +20,30 @@
 #include <unistd.h>
 #include "base/util.h"
 
-/* Writers queue on the database lock; past this a CNI call gives up with
- * "try again" rather than hang the runtime. */
-#define BUSY_TIMEOUT_MS 10000
-#define SCHEMA_VERSION 1
+/* Writers queue on the database lock until the CNI call's deadline
+ * (gl_store_conf.deadline); a store opened without one gets this budget. */
+#define DEFAULT_BUDGET_MS 60000
+#define SCHEMA_VERSION 2
+/* Pages in the WAL before a commit checkpoints it. Every process is a new
+ * connection, and the first one after the last has closed rebuilds the WAL
+ * index by reading the whole WAL under the write lock: a short WAL keeps
+ * that cheap (SQLite's default, 1000 pages, made it 100 ms). */
+#define WAL_AUTOCHECKPOINT "128"
+/* A snapshot token for a database without a generation counter. */
+#define TOKEN_NONE UINT64_MAX
+
+enum { ST_INSERT, ST_UPDATE, ST_REMOVE, ST_GEN, ST_BUMP, ST_DELTA, ST_COUNT, ST_N };
 
 struct sqlite_store {
 	struct gl_store base;
 	sqlite3 *db;
 	bool in_txn;
+	bool wrote;                 /* this transaction wrote a row */
+	int schema;                 /* user_version as last seen */
+	uint64_t gen;               /* the generation this transaction began on */
 	unsigned seed;              /* jitter for retries */
-	int64_t busy_since;         /* when the current wait began */
+	int64_t deadline;           /* monotonic ms: every wait ends here */
+	sqlite3_stmt *st[ST_N];     /* prepared once, before the lock where it can be */
 	char path[PATH_MAX];
 };
 
@@ -45,9 +66,47 @@ static const char schema_sql[] =
 	" node TEXT NOT NULL DEFAULT '',"
 	" updated INTEGER NOT NULL,"
 	" version INTEGER NOT NULL DEFAULT 1,"
+	" netns TEXT NOT NULL DEFAULT '',"
+	" pod TEXT NOT NULL DEFAULT '',"
+	" pod_uid TEXT NOT NULL DEFAULT '',"
+	" seq INTEGER NOT NULL DEFAULT 0,"    /* the generation that last wrote the row */
 	" UNIQUE (network, ip),"
 	" UNIQUE (network, identity, ifname, pool));"
 	"CREATE INDEX IF NOT EXISTS reservations_container ON reservations (container_id);";
+
+/* Version 1 had neither the holder's facts nor the generation. */
+static const char migrate_v1_sql[] =
+	"ALTER TABLE reservations ADD COLUMN netns TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE reservations ADD COLUMN pod TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE reservations ADD COLUMN pod_uid TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE reservations ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;";
+
+static const char schema_v2_sql[] =
+	"CREATE INDEX IF NOT EXISTS reservations_seq ON reservations (network, seq);"
+	"CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" gen INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO generation (id, gen) VALUES (1, 0);"
+	"PRAGMA user_version = 2;";
+
+#define COLS "network, pool, ip, identity, ifname, container_id, state, pinned, expires, node," \
+	     " updated, version"
+#define COLS_V2 COLS ", netns, pod, pod_uid"
+#define COLS_V1 COLS ", '', '', ''"
+
+static const char *const stmt_sql[ST_N] = {
+	[ST_INSERT] = "INSERT INTO reservations (network, pool, ip, identity, ifname, container_id,"
+		      " state, pinned, expires, node, updated, netns, pod, pod_uid, seq, version)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1)",
+	[ST_UPDATE] = "UPDATE reservations SET pool = ?2, identity = ?4, ifname = ?5,"
+		      " container_id = ?6, state = ?7, pinned = ?8, expires = ?9, node = ?10,"
+		      " updated = ?11, netns = ?12, pod = ?13, pod_uid = ?14, seq = ?15,"
+		      " version = version + 1 WHERE network = ?1 AND ip = ?3 AND version = ?16",
+	[ST_REMOVE] = "DELETE FROM reservations WHERE network = ?1 AND ip = ?2 AND version = ?3",
+	[ST_GEN] = "SELECT gen FROM generation WHERE id = 1",
+	[ST_BUMP] = "UPDATE generation SET gen = ?1 WHERE id = 1",
+	[ST_DELTA] = "SELECT " COLS_V2 " FROM reservations WHERE network = ?1 AND seq > ?2",
+	[ST_COUNT] = "SELECT count(*) FROM reservations WHERE network = ?1",
+};
 
 static bool retryable(int rc)
 {
@@ -66,15 +125,13 @@ static void backoff(struct sqlite_store *s, int attempt)
 	usleep(cap / 2 + (s->seed >> 8) % (cap / 2));
 }
 
-/* SQLite's own busy handler sleeps up to 100 ms at a time; ours keeps the
- * same bound (BUSY_TIMEOUT_MS) with shorter, jittered steps. */
+/* SQLite's own busy handler sleeps up to 100 ms at a time; ours waits
+ * with shorter, jittered steps until the call's deadline. */
 static int busy_handler(void *arg, int count)
 {
 	struct sqlite_store *s = arg;
 
-	if (count == 0)
-		s->busy_since = gl_now_mono_ms();
-	if (gl_now_mono_ms() - s->busy_since > BUSY_TIMEOUT_MS)
+	if (gl_now_mono_ms() >= s->deadline)
 		return 0;
 	backoff(s, count);
 	return 1;
@@ -83,28 +140,53 @@ static int busy_handler(void *arg, int count)
 static int db_error(struct sqlite_store *s, int rc, const char *what, struct gl_err *err)
 {
 	if (retryable(rc))
-		return gl_err_set(err, GL_ERR_TRY_AGAIN, "store busy for more than %d s (%s): try again",
-				  BUSY_TIMEOUT_MS / 1000, what);
+		return gl_err_set(err, GL_ERR_TRY_AGAIN,
+				  "store %s stayed busy until the call's deadline (%s): try again", s->path,
+				  what);
 	return gl_err_set(err, GL_ERR_STORE, "store %s: %s: %s", s->path, what,
 			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
 /* Run sql (with an optional row callback), retrying what SQLite reports as
- * transient until BUSY_TIMEOUT_MS has passed. */
+ * transient until the deadline. */
 static int exec_cb(struct sqlite_store *s, const char *sql, int (*cb)(void *, int, char **, char **),
 		   void *arg, struct gl_err *err)
 {
-	int64_t deadline = gl_now_mono_ms() + BUSY_TIMEOUT_MS;
-
 	for (int attempt = 0;; attempt++) {
 		int rc = sqlite3_exec(s->db, sql, cb, arg, NULL);
 
 		if (rc == SQLITE_OK)
 			return 0;
-		if (!retryable(rc) || gl_now_mono_ms() > deadline)
+		if (!retryable(rc) || gl_now_mono_ms() > s->deadline)
 			return db_error(s, rc, sql, err);
 		backoff(s, attempt);
 	}
+}
+
+/* A cached statement, reset for a new use; prepared on first use. */
+static int stmt(struct sqlite_store *s, int which, sqlite3_stmt **ret, struct gl_err *err)
+{
+	if (!s->st[which]) {
+		int rc = sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+					    &s->st[which], NULL);
+
+		if (rc != SQLITE_OK)
+			return db_error(s, rc, "prepare", err);
+	} else {
+		sqlite3_reset(s->st[which]);
+		sqlite3_clear_bindings(s->st[which]);
+	}
+	*ret = s->st[which];
+	return 0;
+}
+
+/* Step a cached statement that returns no row, then let go of it. */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc;
 }
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct gl_err *err)
@@ -229,29 +311,37 @@ static int set_wal(struct sqlite_store *s, struct gl_err *err)
 	return 0;
 }
 
-static int ensure_schema(struct sqlite_store *s, struct gl_err *err)
+static int read_schema(struct sqlite_store *s, struct gl_err *err)
 {
-	int v = 0, r;
+	int v = 0, r = user_version(s, &v, err);
 
-	r = user_version(s, &v, err);
 	if (r < 0)
 		return r;
-	if (v == SCHEMA_VERSION)
-		return 0;
 	if (v > SCHEMA_VERSION)
 		return gl_err_set(err, GL_ERR_STORE,
 				  "store: database schema version %d is newer than this gamelan-ipam knows (%d)",
 				  v, SCHEMA_VERSION);
-	r = exec_sql(s, "BEGIN IMMEDIATE", err);
-	if (r < 0)
+	s->schema = v;
+	return 0;
+}
+
+/* Inside the write lock: create or upgrade the schema if no one has yet.
+ * It rides on the first write transaction instead of taking the lock once
+ * more in every process that finds a fresh file. */
+static int ensure_schema(struct sqlite_store *s, struct gl_err *err)
+{
+	int r;
+
+	if (s->schema == SCHEMA_VERSION)
+		return 0;
+	r = read_schema(s, err);
+	if (r < 0 || s->schema == SCHEMA_VERSION)
 		return r;
-	r = exec_sql(s, schema_sql, err);
+	r = exec_sql(s, s->schema == 0 ? schema_sql : migrate_v1_sql, err);
 	if (r >= 0)
-		r = exec_sql(s, "PRAGMA user_version = 1", err);
+		r = exec_sql(s, schema_v2_sql, err);
 	if (r >= 0)
-		r = exec_sql(s, "COMMIT", err);
-	if (r < 0)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		s->schema = SCHEMA_VERSION;
 	return r;
 }
 
@@ -261,6 +351,8 @@ static void sq_close(struct gl_store *gs)
 
 	if (s->in_txn)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int i = 0; i < ST_N; i++)
+		sqlite3_finalize(s->st[i]);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -306,6 +398,7 @@ static int sq_open(const struct gl_store_conf *conf, struct gl_store **ret, stru
 		return r;
 	}
 	s->seed = (unsigned)getpid() * 2654435761u ^ (unsigned)gl_now_mono_ms();
+	s->deadline = conf->deadline > 0 ? conf->deadline : gl_now_mono_ms() + DEFAULT_BUDGET_MS;
 	sqlite3_busy_handler(s->db, busy_handler, s);
 	old = umask(077);
 	r = set_wal(s, err);
@@ -314,7 +407,9 @@ static int sq_open(const struct gl_store_conf *conf, struct gl_store **ret, stru
 	if (r >= 0)
 		r = exec_sql(s, "PRAGMA synchronous = FULL", err);
 	if (r >= 0)
-		r = ensure_schema(s, err);
+		r = exec_sql(s, "PRAGMA wal_autocheckpoint = " WAL_AUTOCHECKPOINT, err);
+	if (r >= 0)
+		r = read_schema(s, err);
 	if (r >= 0)
 		r = tighten_all(conf->path, err);
 	umask(old);
@@ -326,24 +421,70 @@ static int sq_open(const struct gl_store_conf *conf, struct gl_store **ret, stru
 	return 0;
 }
 
+/* The generation counter, inside a transaction. */
+static int read_gen(struct sqlite_store *s, uint64_t *ret, struct gl_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, r = stmt(s, ST_GEN, &st, err);
+
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return db_error(s, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "generation", err);
+	}
+	*ret = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
 static int sq_begin(struct gl_store *gs, struct gl_err *err)
 {
 	struct sqlite_store *s = to_sq(gs);
+	sqlite3_stmt *st;
 	int r;
 
 	if (s->in_txn)
 		return gl_err_set(err, GL_ERR_INTERNAL, "store: nested transaction");
+	/* Parsing SQL is work the lock need not wait for. */
+	for (int i = 0; s->schema == SCHEMA_VERSION && i < ST_N; i++) {
+		r = stmt(s, i, &st, err);
+		if (r < 0)
+			return r;
+	}
 	r = exec_sql(s, "BEGIN IMMEDIATE", err);
 	if (r < 0)
 		return r;
 	s->in_txn = true;
-	return 0;
+	s->wrote = false;
+	r = ensure_schema(s, err);
+	if (r >= 0)
+		r = read_gen(s, &s->gen, err);
+	if (r < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		s->in_txn = false;
+	}
+	return r;
 }
 
 static int sq_commit(struct gl_store *gs, struct gl_err *err)
 {
 	struct sqlite_store *s = to_sq(gs);
-	int r = exec_sql(s, "COMMIT", err);
+	sqlite3_stmt *st;
+	int r = 0, rc;
+
+	if (s->wrote) {
+		r = stmt(s, ST_BUMP, &st, err);
+		if (r >= 0) {
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)(s->gen + 1));
+			rc = step_done(st);
+			if (rc != SQLITE_DONE)
+				r = db_error(s, rc, "generation", err);
+		}
+	}
+	if (r >= 0)
+		r = exec_sql(s, "COMMIT", err);
 
 	if (r < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -387,7 +528,10 @@ static int row_read(sqlite3_stmt *st, struct gl_resv *r)
 	    col_str(st, 4, r->ifname, sizeof(r->ifname)) < 0 ||
 	    col_str(st, 5, r->container_id, sizeof(r->container_id)) < 0 ||
 	    col_str(st, 6, state, sizeof(state)) < 0 || gl_store_state_parse(state, &r->state) < 0 ||
-	    col_str(st, 9, r->node, sizeof(r->node)) < 0)
+	    col_str(st, 9, r->node, sizeof(r->node)) < 0 ||
+	    col_str(st, 12, r->netns, sizeof(r->netns)) < 0 ||
+	    col_str(st, 13, r->pod, sizeof(r->pod)) < 0 ||
+	    col_str(st, 14, r->pod_uid, sizeof(r->pod_uid)) < 0)
 		return -EBADMSG;
 	r->pool = sqlite3_column_int(st, 1);
 	r->pinned = sqlite3_column_int(st, 7) != 0;
@@ -398,24 +542,24 @@ static int row_read(sqlite3_stmt *st, struct gl_resv *r)
 	return 0;
 }
 
-/* One pass over the rows; *ret_rc is SQLite's last code, for retries. */
-static int scan_once(struct sqlite_store *s, const char *network, struct gl_resv_list *ret,
-		     int *ret_rc, struct gl_err *err)
+/* A row read replaces the one with its address in ret when merge (the
+ * rows changed since a snapshot), else it is appended. */
+static int take_row(struct gl_resv_list *ret, const struct gl_resv *row, bool merge)
 {
-	sqlite3_stmt *st = NULL;
-	const char *sql = network ?
-		"SELECT network, pool, ip, identity, ifname, container_id, state, pinned, expires,"
-		" node, updated, version FROM reservations WHERE network = ?1" :
-		"SELECT network, pool, ip, identity, ifname, container_id, state, pinned, expires,"
-		" node, updated, version FROM reservations";
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	int r = 0;
+	for (size_t i = 0; merge && i < ret->n; i++)
+		if (gl_ip_equal(&ret->v[i].ip, &row->ip) && strcmp(ret->v[i].network, row->network) == 0) {
+			ret->v[i] = *row;
+			return 0;
+		}
+	return gl_store_list_push(ret, row);
+}
 
-	*ret_rc = rc;
-	if (rc != SQLITE_OK)
-		return db_error(s, rc, "scan", err);
-	if (network)
-		sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+/* Every row st yields, into ret; *ret_rc is SQLite's last code. */
+static int read_rows(struct sqlite_store *s, sqlite3_stmt *st, const bool *merge,
+		     struct gl_resv_list *ret, int *ret_rc, struct gl_err *err)
+{
+	int rc, r = 0;
+
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct gl_resv row;
 
@@ -426,7 +570,7 @@ static int scan_once(struct sqlite_store *s, const char *network, struct gl_resv
 				       s->path, ip ? (const char *)ip : "");
 			break;
 		}
-		r = gl_store_list_push(ret, &row);
+		r = take_row(ret, &row, merge && *merge);
 		if (r < 0) {
 			r = gl_err_set(err, GL_ERR_STORE, "store %s: %s", s->path,
 				       r == -E2BIG ? "more than 100000 reservations in one scan" : "out of memory");
@@ -434,8 +578,37 @@ static int scan_once(struct sqlite_store *s, const char *network, struct gl_resv
 		}
 	}
 	*ret_rc = rc;
-	if (r >= 0 && rc != SQLITE_DONE)
+	if (r >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = db_error(s, rc, "scan", err);
+	return r;
+}
+
+/* One pass over the rows; *ret_rc is SQLite's last code, for retries. */
+static int scan_once(struct sqlite_store *s, const char *network, struct gl_resv_list *ret,
+		     int *ret_rc, struct gl_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql;
+	int rc, r;
+
+	/* A file no ADD has written to yet has no table: no rows. Another
+	 * process may have made it since this one looked. */
+	*ret_rc = SQLITE_OK;
+	r = s->schema == 0 ? read_schema(s, err) : 0;
+	if (r < 0 || s->schema == 0)
+		return r;
+	sql = s->schema >= 2 ?
+		(network ? "SELECT " COLS_V2 " FROM reservations WHERE network = ?1" :
+			   "SELECT " COLS_V2 " FROM reservations") :
+		(network ? "SELECT " COLS_V1 " FROM reservations WHERE network = ?1" :
+			   "SELECT " COLS_V1 " FROM reservations");
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	*ret_rc = rc;
+	if (rc != SQLITE_OK)
+		return db_error(s, rc, "scan", err);
+	if (network)
+		sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+	r = read_rows(s, st, NULL, ret, ret_rc, err);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -444,7 +617,6 @@ static int sq_scan(struct gl_store *gs, const char *network, struct gl_resv_list
 		   struct gl_err *err)
 {
 	struct sqlite_store *s = to_sq(gs);
-	int64_t deadline = gl_now_mono_ms() + BUSY_TIMEOUT_MS;
 	size_t n0 = ret->n;
 
 	/* Inside a transaction the snapshot is ours; outside (a plain read),
@@ -456,7 +628,7 @@ static int sq_scan(struct gl_store *gs, const char *network, struct gl_resv_list
 		if (r >= 0)
 			return 0;
 		ret->n = n0;
-		if (s->in_txn || !retryable(rc) || gl_now_mono_ms() > deadline) {
+		if (s->in_txn || !retryable(rc) || gl_now_mono_ms() > s->deadline) {
 			if (err && !err->code)
 				*err = e;
 			return r;
@@ -490,6 +662,17 @@ static void bind_row(sqlite3_stmt *st, const struct gl_resv *r, const char *ip)
 		sqlite3_bind_int64(st, 9, r->expires);
 	sqlite3_bind_text(st, 10, r->node, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 11, r->updated);
+	sqlite3_bind_text(st, 12, r->netns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, r->pod, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, r->pod_uid, -1, SQLITE_STATIC);
+}
+
+/* The generation this transaction's writes carry (commit makes it the
+ * counter's value). */
+static sqlite3_int64 write_seq(struct sqlite_store *s)
+{
+	s->wrote = true;
+	return (sqlite3_int64)(s->gen + 1);
 }
 
 static int version_parse(const char *v, sqlite3_int64 *ret)
@@ -510,18 +693,15 @@ static int sq_insert(struct gl_store *gs, struct gl_resv *r, struct gl_err *err)
 	struct sqlite_store *s = to_sq(gs);
 	sqlite3_stmt *st = NULL;
 	char ip[GL_IP_STRLEN];
-	int rc;
+	int rc, ret;
 
 	gl_ip_str(&r->ip, ip, sizeof(ip));
-	rc = sqlite3_prepare_v2(s->db,
-		"INSERT INTO reservations (network, pool, ip, identity, ifname, container_id, state,"
-		" pinned, expires, node, updated, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		" ?10, ?11, 1)", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return db_error(s, rc, "insert", err);
+	ret = stmt(s, ST_INSERT, &st, err);
+	if (ret < 0)
+		return ret;
 	bind_row(st, r, ip);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_bind_int64(st, 15, write_seq(s));
+	rc = step_done(st);
 	if (rc == SQLITE_CONSTRAINT)
 		return -EEXIST;
 	if (rc != SQLITE_DONE)
@@ -541,16 +721,13 @@ static int sq_update(struct gl_store *gs, struct gl_resv *r, struct gl_err *err)
 	if (version_parse(r->version, &v) < 0)
 		return -ESTALE;
 	gl_ip_str(&r->ip, ip, sizeof(ip));
-	rc = sqlite3_prepare_v2(s->db,
-		"UPDATE reservations SET pool = ?2, identity = ?4, ifname = ?5, container_id = ?6,"
-		" state = ?7, pinned = ?8, expires = ?9, node = ?10, updated = ?11,"
-		" version = version + 1 WHERE network = ?1 AND ip = ?3 AND version = ?12", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return db_error(s, rc, "update", err);
+	rc = stmt(s, ST_UPDATE, &st, err);
+	if (rc < 0)
+		return rc;
 	bind_row(st, r, ip);
-	sqlite3_bind_int64(st, 12, v);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	sqlite3_bind_int64(st, 15, write_seq(s));
+	sqlite3_bind_int64(st, 16, v);
+	rc = step_done(st);
 	if (rc == SQLITE_CONSTRAINT)
 		return -EEXIST;
 	if (rc != SQLITE_DONE)
@@ -572,20 +749,120 @@ static int sq_remove(struct gl_store *gs, const struct gl_resv *r, struct gl_err
 	if (version_parse(r->version, &v) < 0)
 		return -ESTALE;
 	gl_ip_str(&r->ip, ip, sizeof(ip));
-	rc = sqlite3_prepare_v2(s->db,
-		"DELETE FROM reservations WHERE network = ?1 AND ip = ?2 AND version = ?3", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return db_error(s, rc, "delete", err);
+	rc = stmt(s, ST_REMOVE, &st, err);
+	if (rc < 0)
+		return rc;
 	sqlite3_bind_text(st, 1, r->network, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ip, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, v);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	s->wrote = true;
+	rc = step_done(st);
 	if (rc != SQLITE_DONE)
 		return db_error(s, rc, "delete", err);
 	if (sqlite3_changes(s->db) != 1)
 		return -ESTALE;
 	return 0;
+}
+
+/* Outside any transaction: one read transaction for the rows and the
+ * generation they are at, retried (bounded) while a writer's moment with
+ * the WAL index makes readers wait. */
+static int snapshot_once(struct sqlite_store *s, const char *network, struct gl_resv_list *ret,
+			 uint64_t *ret_token, int *ret_rc, struct gl_err *err)
+{
+	int r;
+
+	*ret_rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+	if (*ret_rc != SQLITE_OK)
+		return db_error(s, *ret_rc, "BEGIN", err);
+	r = read_schema(s, err);
+	*ret_token = 0;
+	if (r >= 0)
+		r = scan_once(s, network, ret, ret_rc, err);
+	if (r >= 0 && s->schema == SCHEMA_VERSION)
+		r = read_gen(s, ret_token, err);
+	else if (r >= 0 && s->schema > 0)
+		*ret_token = TOKEN_NONE;
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return r;
+}
+
+static int sq_snapshot(struct gl_store *gs, const char *network, struct gl_resv_list *ret,
+		       uint64_t *ret_token, struct gl_err *err)
+{
+	struct sqlite_store *s = to_sq(gs);
+	size_t n0 = ret->n;
+
+	if (s->in_txn)
+		return gl_err_set(err, GL_ERR_INTERNAL, "store: snapshot inside a transaction");
+	for (int attempt = 0;; attempt++) {
+		struct gl_err e = {0};
+		int rc, r = snapshot_once(s, network, ret, ret_token, &rc, &e);
+
+		if (r >= 0)
+			return 0;
+		ret->n = n0;
+		if (!retryable(rc) || gl_now_mono_ms() > s->deadline) {
+			if (err && !err->code)
+				*err = e;
+			return r;
+		}
+		backoff(s, attempt);
+	}
+}
+
+static int count_rows(struct sqlite_store *s, const char *network, size_t *ret, struct gl_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, r = stmt(s, ST_COUNT, &st, err);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_error(s, rc, "count", err);
+}
+
+/* Inside the lock: the rows written since token replace or join theirs. A
+ * row removed since leaves no trace but the count, and then the whole
+ * network is read again. */
+static int sq_refresh(struct gl_store *gs, const char *network, uint64_t token,
+		      struct gl_resv_list *rows, bool *ret_changed, struct gl_err *err)
+{
+	struct sqlite_store *s = to_sq(gs);
+	bool merge = true;
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int rc, r;
+
+	if (!s->in_txn || !network)
+		return gl_err_set(err, GL_ERR_INTERNAL, "store: refresh outside a transaction");
+	if (token == s->gen) {
+		*ret_changed = false;
+		return 0;
+	}
+	*ret_changed = true;
+	if (token != TOKEN_NONE && token < s->gen) {
+		r = stmt(s, ST_DELTA, &st, err);
+		if (r < 0)
+			return r;
+		sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)token);
+		r = read_rows(s, st, &merge, rows, &rc, err);
+		sqlite3_reset(st);
+		if (r < 0)
+			return r;
+		r = count_rows(s, network, &n, err);
+		if (r < 0)
+			return r;
+		if (n == rows->n)
+			return 0;
+	}
+	rows->n = 0;
+	return sq_scan(gs, network, rows, err);
 }
 
 /* Writable now: take the write lock and let it go. */
@@ -611,4 +888,6 @@ const struct gl_store_ops gl_store_sqlite_ops = {
 	.update = sq_update,
 	.remove = sq_remove,
 	.status = sq_status,
+	.snapshot = sq_snapshot,
+	.refresh = sq_refresh,
 };

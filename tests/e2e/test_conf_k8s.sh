@@ -57,7 +57,8 @@ def one(kind, name=None):
 # The IPReservation contract (.notes/CONTEXT.md), which lib/store_kube.c writes.
 SPEC = {"network": "string", "pool": "integer", "address": "string", "identity": "string",
         "ifname": "string", "containerID": "string", "state": "string", "pinned": "boolean",
-        "expires": "string", "node": "string", "updated": "string"}
+        "expires": "string", "node": "string", "updated": "string",
+        "netns": "string", "pod": "string", "podUID": "string"}
 COLUMNS = {"Address": ".spec.address", "Identity": ".spec.identity", "State": ".spec.state",
            "Pinned": ".spec.pinned", "Node": ".spec.node", "Age": ".metadata.creationTimestamp"}
 STORE = {"type": "kubernetes", "kubeconfig": "/etc/cni/net.d/gamelan.d/gamelan.kubeconfig",
@@ -206,8 +207,14 @@ elif what == "rbac":
          "roleRef %s" % rb.get("roleRef"))
     need({"kind": "ServiceAccount", "name": "gamelan-cni", "namespace": "gamelan-system"} in rb.get("subjects", []),
          "RoleBinding does not bind the ServiceAccount gamelan-cni")
-    kinds = [o.get("kind") for _, o in all_objs()]
-    need("ClusterRole" not in kinds and "ClusterRoleBinding" not in kinds, "cluster-wide RBAC present")
+    # Cluster-wide: only "get pods" (the holder check of an identity's ADD).
+    for _, o in all_objs():
+        if o.get("kind") == "ClusterRole":
+            need(o.get("rules") == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+                 "cluster-wide rules beyond get pods: %s" % o.get("rules"))
+        if o.get("kind") == "ClusterRoleBinding":
+            need(o.get("subjects") == [{"kind": "ServiceAccount", "name": "gamelan-cni", "namespace": "gamelan-system"}],
+                 "ClusterRoleBinding subjects %s" % o.get("subjects"))
 
 elif what == "daemonset":
     ds = one("DaemonSet", "gamelan-cni")

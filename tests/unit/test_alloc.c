@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sqlite3.h>
 #include <unistd.h>
 #include "ipam/alloc.h"
 #include "ipam/conf.h"
@@ -135,20 +136,111 @@ static void test_sticky(void **state)
 	env_done(&e);
 }
 
+/* What the fake holder checks answer, and how often they were asked. */
+static int local_verdict, store_verdict, local_asked, store_asked;
+
+static int fake_local_gone(const struct gl_resv *r)
+{
+	local_asked++;
+	return local_verdict;
+}
+
+static int fake_store_gone(struct gl_store *s, const struct gl_resv *r, struct gl_err *err)
+{
+	store_asked++;
+	return store_verdict;
+}
+
+static struct gl_alloc_req holder_req(struct env *e, const char *container, const char *node,
+				      const char *netns)
+{
+	struct gl_alloc_req r = req(e, "games/dst-0", container, T0);
+
+	r.node = node;
+	r.netns = netns;
+	r.pod = "games/dst-0";
+	r.pod_uid = container;
+	r.local_gone = fake_local_gone;
+	return r;
+}
+
 static void test_rebind_without_del(void **state)
 {
+	struct gl_store_ops with_check;
+	const struct gl_resv *row;
 	struct env e;
 
 	env_init(&e, SEED "}");
-	assert_string_equal(add(&e, "games/dst-0", "old", T0), "192.168.1.200");
-	/* Rescheduled to another node before the old DEL arrived. */
-	assert_string_equal(add(&e, "games/dst-0", "new", T0 + 10), "192.168.1.200");
-	assert_string_equal(row_of(&e, "192.168.1.200")->container_id, "new");
-	/* The late DEL of the old container must not release the new binding. */
+	local_verdict = store_verdict = local_asked = store_asked = 0;
+	assert_string_equal(add_req(&e, holder_req(&e, "old", "node1", "/run/netns/a")), "192.168.1.200");
+	row = row_of(&e, "192.168.1.200");
+	assert_string_equal(row->netns, "/run/netns/a");
+	assert_string_equal(row->pod, "games/dst-0");
+	assert_string_equal(row->pod_uid, "old");
+	/* Rescheduled to another node before the old DEL arrived: this store
+	 * cannot tell whether the old one still runs. */
+	assert_string_equal(add_req(&e, holder_req(&e, "new", "node2", "/run/netns/b")), "E11");
+	assert_int_equal(local_asked, 0);
+	/* On the holder's node, its netns is looked at; it is still there. */
+	assert_string_equal(add_req(&e, holder_req(&e, "new", "node1", "/run/netns/b")), "E11");
+	assert_int_equal(local_asked, 1);
+	assert_string_equal(row_of(&e, "192.168.1.200")->container_id, "old");
+	/* The same container again (a runtime's retry) is no other holder. */
+	assert_string_equal(add_req(&e, holder_req(&e, "old", "node2", "/run/netns/a")), "192.168.1.200");
+	assert_int_equal(local_asked, 1);
+	/* A store that can ask (Kubernetes: the pod's UID) decides for other nodes. */
+	with_check = *e.s->ops;
+	with_check.holder_gone = fake_store_gone;
+	e.f->base.ops = &with_check;
+	assert_string_equal(add_req(&e, holder_req(&e, "new", "node1", "/run/netns/b")), "E11");
+	assert_int_equal(store_asked, 1);
+	store_verdict = 1;
+	assert_string_equal(add_req(&e, holder_req(&e, "new", "node1", "/run/netns/b")), "192.168.1.200");
+	row = row_of(&e, "192.168.1.200");
+	assert_string_equal(row->container_id, "new");
+	assert_string_equal(row->node, "node1");
+	assert_string_equal(row->netns, "/run/netns/b");
+	/* Same node: the netns decides, the store is not asked. */
+	store_asked = 0;
+	local_verdict = 1;
+	assert_string_equal(add_req(&e, holder_req(&e, "newer", "node1", "/run/netns/c")), "192.168.1.200");
+	assert_int_equal(store_asked, 0);
+	assert_string_equal(row_of(&e, "192.168.1.200")->container_id, "newer");
+	/* The late DEL of an old container must not release the new binding. */
 	del(&e, "games/dst-0", "old", T0 + 20);
 	assert_string_equal(status_of(&e, "192.168.1.200"), "Bound");
-	del(&e, "games/dst-0", "new", T0 + 30);
+	del(&e, "games/dst-0", "newer", T0 + 30);
 	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	/* Released: anyone of the identity gets it back without a check. */
+	local_asked = store_asked = 0;
+	local_verdict = store_verdict = 0;
+	assert_string_equal(add_req(&e, holder_req(&e, "last", "node2", "/run/netns/d")), "192.168.1.200");
+	assert_int_equal(local_asked + store_asked, 0);
+	env_done(&e);
+}
+
+static void test_holder_unknown_netns(void **state)
+{
+	struct gl_alloc_req r;
+	struct env e;
+
+	env_init(&e, SEED "}");
+	local_verdict = 1;
+	local_asked = 0;
+	/* A row without a netns (made before it was recorded): nothing to look at. */
+	assert_string_equal(add_req(&e, holder_req(&e, "old", "node1", NULL)), "192.168.1.200");
+	assert_string_equal(add_req(&e, holder_req(&e, "new", "node1", "/run/netns/b")), "E11");
+	assert_int_equal(local_asked, 0);
+	/* The admin frees it by force: then it is the identity's again. */
+	{
+		struct gl_err err = {0};
+		int n = 0;
+
+		assert_int_equal(gl_alloc_release(e.s, "lan", "games/dst-0", false, &n, &err), -EADDRINUSE);
+		assert_int_equal(gl_alloc_release(e.s, "lan", "games/dst-0", true, &n, &err), 0);
+	}
+	r = holder_req(&e, "new", "node1", "/run/netns/b");
+	assert_string_equal(add_req(&e, r), "192.168.1.200");
 	env_done(&e);
 }
 
@@ -597,6 +689,7 @@ static void test_range_change(void **state)
 
 	env_init(&e, SEED "}");
 	assert_string_equal(add(&e, "a", "ca", T0), "192.168.1.200");
+	del(&e, "a", "ca", T0);
 	/* The admin narrows the range: a's old address is no longer handed out. */
 	env_init(&e2, "{\"subnet\":\"192.168.1.0/24\",\"rangeStart\":\"192.168.1.210\",\"rangeEnd\":\"192.168.1.216\"}");
 	gl_store_close(e2.s);
@@ -939,6 +1032,113 @@ static void test_sqlite_allocator(void **state)
 	env_done(&e);
 }
 
+/* Another process's write between a decision's snapshot and its lock. */
+static struct gl_store *meddler;
+static const char *meddle_identity;
+static bool meddle_release;
+static struct env *meddle_env;
+
+static int meddling_snapshot(struct gl_store *s, const char *network, struct gl_resv_list *ret,
+			     uint64_t *ret_token, struct gl_err *err)
+{
+	int r = gl_store_sqlite_ops.snapshot(s, network, ret, ret_token, err);
+	struct gl_err e2 = {0};
+	int n = 0;
+
+	if (meddle_identity) {
+		struct gl_alloc_req q = req(meddle_env, meddle_identity, "meddler", T0);
+		struct gl_ip ips[GL_IPAM_MAX_POOLS];
+
+		if (meddle_release)
+			assert_int_equal(gl_alloc_release(meddler, "lan", meddle_identity, true, &n, &e2), 0);
+		else
+			assert_int_equal(gl_alloc_add(meddler, &q, ips, &e2), 0);
+		meddle_identity = NULL;
+	}
+	return r;
+}
+
+static void test_sqlite_decided_outside_the_lock(void **state)
+{
+	char path[128], json[512];
+	struct gl_store_conf sc = { .type = "sqlite", .path = path, .create = true };
+	struct gl_store_ops meddled = gl_store_sqlite_ops;
+	struct gl_store *s = NULL;
+	struct gl_err err = {0};
+	struct env e;
+
+	snprintf(path, sizeof(path), "%s/plan.db", tmpdir);
+	assert_int_equal(gl_store_open(&sc, &s, &err), 0);
+	assert_int_equal(gl_store_open(&sc, &meddler, &err), 0);
+	snprintf(json, sizeof(json), SEED ",\"store\":{\"path\":\"%s\"}}", path);
+	env_init(&e, json);
+	gl_store_close(e.s);
+	e.s = s;
+	e.f = NULL;
+	meddle_env = &e;
+	meddled.snapshot = meddling_snapshot;
+	s->ops = &meddled;
+	/* Nobody in between: the planned write stands (and made the schema). */
+	assert_string_equal(add(&e, "games/dst-0", "c0", T0), "192.168.1.200");
+	/* Another writer takes the address this decision picked: inside the
+	 * lock the change is seen, and the decision is made again. */
+	meddle_identity = "games/dst-1";
+	assert_string_equal(add(&e, "games/dst-2", "c2", T0), "192.168.1.202");
+	assert_string_equal(row_of(&e, "192.168.1.201")->identity, "games/dst-1");
+	/* A row removed in between (seen by the count): read again in full. */
+	meddle_identity = "games/dst-1";
+	meddle_release = true;
+	assert_string_equal(add(&e, "games/dst-3", "c3", T0), "192.168.1.201");
+	meddle_release = false;
+	/* The identity's own row changed under the decision (its holder was
+	 * freed by an admin and taken by another): the fresh rows decide. */
+	meddle_identity = "games/dst-0";
+	meddle_release = true;
+	assert_string_equal(add(&e, "games/dst-0", "c9", T0), "192.168.1.200");
+	meddle_release = false;
+	assert_int_equal(n_rows(&e), 3);
+	gl_store_close(meddler);
+	env_done(&e);
+}
+
+/* A database made by the first schema version is read, then upgraded by
+ * the first write. */
+static void test_sqlite_v1_upgrade(void **state)
+{
+	char path[128], json[512];
+	struct gl_store_conf sc = { .type = "sqlite", .path = path, .create = false };
+	struct gl_store *s = NULL;
+	struct gl_err err = {0};
+	struct env e;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/v1.db", tmpdir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE reservations (network TEXT NOT NULL, pool INTEGER NOT NULL, ip TEXT NOT NULL,"
+		" identity TEXT, ifname TEXT, container_id TEXT NOT NULL DEFAULT '',"
+		" state TEXT NOT NULL CHECK (state IN ('bound','released','conflict')),"
+		" pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0,1)), expires INTEGER,"
+		" node TEXT NOT NULL DEFAULT '', updated INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1,"
+		" UNIQUE (network, ip), UNIQUE (network, identity, ifname, pool));"
+		"INSERT INTO reservations (network, pool, ip, identity, ifname, container_id, state, updated)"
+		" VALUES ('lan', 0, '192.168.1.200', 'games/dst-0', 'eth0', 'c1', 'released', 1);"
+		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(gl_store_open(&sc, &s, &err), 0);
+	snprintf(json, sizeof(json), SEED ",\"store\":{\"path\":\"%s\"}}", path);
+	env_init(&e, json);
+	gl_store_close(e.s);
+	e.s = s;
+	e.f = NULL;
+	assert_string_equal(status_of(&e, "192.168.1.200"), "Held");
+	assert_string_equal(add(&e, "games/dst-1", "c2", T0), "192.168.1.201");
+	assert_string_equal(add(&e, "games/dst-0", "c3", T0), "192.168.1.200");
+	assert_int_equal(n_rows(&e), 2);
+	env_done(&e);
+}
+
 static void test_sqlite_refuses_symlink(void **state)
 {
 	char path[128], target[128];
@@ -959,6 +1159,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sticky),
 		cmocka_unit_test(test_rebind_without_del),
+		cmocka_unit_test(test_holder_unknown_netns),
 		cmocka_unit_test(test_hold_expiry_and_exhaustion),
 		cmocka_unit_test(test_never_bound_or_pinned),
 		cmocka_unit_test(test_hold_forever),
@@ -985,6 +1186,8 @@ int main(void)
 		cmocka_unit_test(test_networks_separate),
 		cmocka_unit_test(test_sqlite_roundtrip),
 		cmocka_unit_test(test_sqlite_allocator),
+		cmocka_unit_test(test_sqlite_decided_outside_the_lock),
+		cmocka_unit_test(test_sqlite_v1_upgrade),
 		cmocka_unit_test(test_sqlite_refuses_symlink),
 	};
 
