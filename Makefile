@@ -15,6 +15,9 @@ PKGS_NET    := $(PKGS_BASE) libmnl libnftnl
 PKGS_KUBE   := $(PKGS_NET) libcurl yaml-0.1
 PKGS_IPAM   := $(PKGS_KUBE) sqlite3
 PKGS_DAEMON := $(PKGS_IPAM) libsystemd libmicrohttpd
+# gamelan-macvlan runs IPAM in-process on SQLite only and execs gamelan-ipam for
+# the Kubernetes store (cni-macvlan/store_backends.c): no libcurl, libyaml or nftnl.
+PKGS_MACVLAN := $(PKGS_BASE) libmnl sqlite3
 CC          ?= cc
 pkg_cflags   = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pkg_libs     = $(shell pkg-config --libs $(1) 2>/dev/null)
@@ -77,9 +80,9 @@ $(OBJ)/tests/%.o $(OBJ)/bench/%.o: CFLAGS += -Inetns-harness
 
 $(foreach l,$(LAYERS),$(eval $(call lib_a,$(l)): $(OBJ_$(l)) ; @mkdir -p $$(dir $$@) && $$(AR) rcs $$@ $$^))
 
-$(BIN)/gamelan-macvlan: $(MACVLAN_SRC:%.c=$(OBJ)/%.o) $(LIBS_IPAM)
+$(BIN)/gamelan-macvlan: $(MACVLAN_SRC:%.c=$(OBJ)/%.o) $(LIB_ipam) $(LIBS_NET)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_IPAM)) -o $@
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_MACVLAN)) -o $@
 
 $(BIN)/gamelan-ipam: $(IPAM_SRC:%.c=$(OBJ)/%.o) $(LIBS_IPAM)
 	@mkdir -p $(dir $@)
