@@ -142,24 +142,21 @@ static bool temp_named(const struct gl_nl_link *l, const char *prefix)
 	       strlen(l->name) == n + 8 && strspn(l->name + n, "0123456789abcdef") == 8;
 }
 
-/* Fork a grandchild that the caller's runtime never waits for: 0 in it
- * (its own session, stdio closed, so the runtime's read of our output
- * ends), 1 in the caller once the middle child is reaped, negative errno
- * when fork failed. The grandchild ends with _exit. */
+/* Fork a child that the runtime never waits for: 0 in it (its own
+ * session, stdio closed, so the runtime's read of our output ends), 1 in
+ * the caller, negative errno when fork failed. The child ends with _exit.
+ * It is not waited for: the plugin exits soon, and the child is then
+ * reparented (to init, or to the runtime's subreaper, as a grandchild of a
+ * double fork would be). Waiting for a middle child would cost a trip
+ * through the run queue on a loaded node. */
 static int fork_detached(void)
 {
 	pid_t pid = fork();
 
 	if (pid < 0)
 		return -errno;
-	if (pid > 0) {
-		waitpid(pid, NULL, 0);
+	if (pid > 0)
 		return 1;
-	}
-	/* The middle child leaves at once, so that the grandchild is
-	 * reparented and never becomes a zombie of the runtime. */
-	if (fork() != 0)
-		_exit(0);
 	setsid();
 	for (int f = 0; f < 3; f++)
 		close(f);
@@ -601,46 +598,60 @@ static void announce_once(int ifindex, const uint8_t mac[6], const struct gl_cni
 	}
 }
 
+/* Remember res's addresses as m's identity's (seen.h): the next ADD
+ * within the recent window skips the probe. */
+static void record_seen(const struct gl_macvlan *m, const struct gl_cni_result *res)
+{
+	char s[GL_IP_STRLEN];
+
+	for (int i = 0; i < res->n_ips; i++)
+		gl_seen_record(m->conf->state_dir, m->att->network,
+			       gl_ip_str(&res->ips[i].address.ip, s, sizeof(s)), m->att->identity);
+}
+
 /* Announce the new addresses now and twice more from a detached child, so
  * that ADD does not wait for the repeats. The child only has our packet
  * socket and sleeps; it closes stdio so the runtime's read ends. The last
  * close of a packet socket waits for synchronize_net(), so it is left to
- * the child: ADD's own close of fd only drops a reference. Runs in the
- * container's netns. */
-static void announce(int ifindex, const uint8_t mac[6], const struct gl_cni_result *res, int fd)
+ * the child: ADD's own close of fd only drops a reference. The child also
+ * writes the seen records (a file replaced by rename, which ext4 may make
+ * wait for the disk). Runs in the container's netns. */
+static void announce(const struct gl_macvlan *m, const struct gl_cni_result *res, int fd)
 {
 	static const int delays_ms[] = { 0, 60, 500 };
+	int r;
 
-	if (fd < 0 && gl_arp_open(ifindex, &fd) < 0)
+	if (fd < 0 && gl_arp_open(m->ifindex, &fd) < 0)
 		fd = -1;
-	announce_once(ifindex, mac, res, fd);
-	if (fork_detached() != 0) {
+	announce_once(m->ifindex, m->mac, res, fd);
+	r = fork_detached();
+	if (r != 0) {
+		if (r < 0)
+			record_seen(m, res);
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
+	record_seen(m, res);
 	for (size_t k = 1; k < GL_ARRAY_SIZE(delays_ms); k++) {
 		usleep((useconds_t)(delays_ms[k] - delays_ms[k - 1]) * 1000);
-		announce_once(ifindex, mac, res, fd);
+		announce_once(m->ifindex, m->mac, res, fd);
 	}
 	_exit(0);
 }
 
 int gl_macvlan_announce(struct gl_macvlan *m, struct gl_cni_result *res, struct gl_err *err)
 {
-	char s[GL_IP_STRLEN], macs[GL_MAC_STRLEN];
+	char macs[GL_MAC_STRLEN];
 	int orig, r;
 
 	r = gl_netns_enter(m->ns_fd, &orig, err);
 	if (r < 0)
 		return r;
-	announce(m->ifindex, m->mac, res, TAKE_FD(m->arp_fd));
+	announce(m, res, TAKE_FD(m->arp_fd));
 	r = gl_netns_restore(orig);
 	if (r < 0)
 		return gl_err_from(err, r, GL_ERR_IO, "cannot return to the runtime's netns: %s", strerror(-r));
-	for (int i = 0; i < res->n_ips; i++)
-		gl_seen_record(m->conf->state_dir, m->att->network,
-			       gl_ip_str(&res->ips[i].address.ip, s, sizeof(s)), m->att->identity);
 	res->n_ifaces = 0;
 	gl_cni_result_add_iface(res, m->att->ifname, gl_mac_str(m->mac, macs, sizeof(macs)), m->att->netns);
 	if (m->conf->mtu > 0)
