@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "base/log.h"
 #include "base/mac.h"
@@ -237,7 +236,7 @@ static void retire_run(const struct retire_job *j)
 			gl_nl_link_del(nl, j->ifindex[i], NULL);
 }
 
-/* Run j in a detached grandchild (which keeps j->hold_fd till it ends), or
+/* Run j in a detached child (which keeps j->hold_fd till it ends), or
  * here when fork fails. */
 static void retire_detached(struct retire_job *j)
 {
