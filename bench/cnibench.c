@@ -9,7 +9,8 @@
  * the exit status is 1 when any call failed.
  *
  *   cnibench --mode seq|conc --n N [--warmup W] [--ifname IF] [--cni-path P]
- *            [--timeout-ms MS] [--env NAME=VALUE ...] --netns TEMPLATE --args TEMPLATE
+ *            [--timeout-ms MS] [--settle-ms MS] [--env NAME=VALUE ...]
+ *            --netns TEMPLATE --args TEMPLATE
  *            --target NAME=PLUGIN:CONFFILE [--target ...]
  *
  * seq:  for each iteration i, for each target in turn: ADD(i) then DEL(i).
@@ -20,6 +21,10 @@
  * container ID. Netns paths must exist (the caller creates them untimed).
  * --env adds a variable to the plugin's environment, for profiling
  * experiments (e.g. LD_PRELOAD); bench/run.sh never uses it.
+ * --settle-ms MS (seq): after each DEL, untimed, wait until the pod netns has
+ * no link but lo (at most MS), so that work a plugin left to a detached
+ * child (gamelan-macvlan's delete of the link) never overlaps the next
+ * timed call; how long that took is reported as op=SETTLE.
  *
  * Output, one line per target and figure, for bench/run.sh:
  *   R mode=seq target=NAME op=ADD n=200 fail=0 median=1.234 p95=2.345 ...
@@ -40,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "base/util.h"
+#include "net/netns.h"
+#include "net/nl.h"
 
 #define MAX_TARGETS 8
 #define MAX_N 5000
@@ -60,7 +67,7 @@ struct target {
 
 struct opts {
 	bool conc;
-	int n, warmup, timeout_ms;
+	int n, warmup, timeout_ms, settle_ms;
 	char ifname[16];
 	char cni_path[MAX_STR];
 	const char *netns_tpl, *args_tpl;
@@ -498,9 +505,39 @@ static int run_one(struct call *c, const struct opts *o, int t, int i, const cha
 	return c->why[0] ? -1 : 0;
 }
 
+/* Wait (at most max_ms) until the netns at path has no link but lo; the
+ * milliseconds that took, or -1 when it did not happen in time. */
+static double settle(const char *path, int max_ms)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_nl_ struct gl_nl *nl = NULL;
+	int64_t start = now_ns(), end = start + (int64_t)max_ms * 1000000;
+	int orig, r;
+
+	if (gl_netns_open(path, &fd, NULL) < 0 || gl_netns_enter(fd, &orig, NULL) < 0)
+		return -1;
+	r = gl_nl_open(&nl);
+	if (gl_netns_restore(orig) < 0)
+		die("cannot return to the node's netns");
+	if (r < 0)
+		return -1;
+	for (;;) {
+		struct gl_nl_link links[16];
+		int n = gl_nl_link_list(nl, links, (int)GL_ARRAY_SIZE(links), NULL), others = 0;
+
+		for (int i = 0; i < n; i++)
+			others += strcmp(links[i].name, "lo") != 0;
+		if (n >= 0 && others == 0)
+			return (double)(now_ns() - start) / 1e6;
+		if (now_ns() > end)
+			return -1;
+		usleep(500);
+	}
+}
+
 static int run_seq(const struct opts *o)
 {
-	struct series add[MAX_TARGETS], del[MAX_TARGETS], both[MAX_TARGETS];
+	struct series add[MAX_TARGETS], del[MAX_TARGETS], both[MAX_TARGETS], settled[MAX_TARGETS];
 	char (*addrs)[MAX_TARGETS][64] = calloc((size_t)o->n, sizeof(*addrs));
 	struct call *c = malloc(sizeof(*c));
 	int fails = 0;
@@ -511,6 +548,7 @@ static int run_seq(const struct opts *o)
 		add[t] = series_new(o->n);
 		del[t] = series_new(o->n);
 		both[t] = series_new(o->n);
+		settled[t] = series_new(o->n);
 	}
 	for (int i = 0; i < o->warmup + o->n; i++) {
 		bool timed = i >= o->warmup;
@@ -535,6 +573,14 @@ static int run_seq(const struct opts *o)
 				both[t].ms[both[t].n++] = a_ms + call_ms(c);
 			else if (!timed && c->why[0])
 				del[t].fail++;
+			if (o->settle_ms > 0) {
+				double ms = settle(c->netns, o->settle_ms);
+
+				if (ms < 0)
+					settled[t].fail++;
+				else if (timed)
+					settled[t].ms[settled[t].n++] = ms;
+			}
 			free(warm.ms);
 		}
 	}
@@ -552,10 +598,16 @@ static int run_seq(const struct opts *o)
 		report("seq", o->targets[t].name, "DEL", &del[t], 0, NULL);
 		both[t].fail = add[t].fail + del[t].fail;
 		report("seq", o->targets[t].name, "ADD+DEL", &both[t], 0, NULL);
-		fails += add[t].fail + del[t].fail;
+		if (o->settle_ms > 0)
+			report("seq", o->targets[t].name, "SETTLE", &settled[t], 0, NULL);
+		fails += add[t].fail + del[t].fail + settled[t].fail;
+		if (settled[t].fail)
+			fprintf(stderr, "cnibench: %s: %d pod netns kept a link %d ms after DEL\n",
+				o->targets[t].name, settled[t].fail, o->settle_ms);
 		free(add[t].ms);
 		free(del[t].ms);
 		free(both[t].ms);
+		free(settled[t].ms);
 	}
 	free(addrs);
 	free(c);
@@ -632,7 +684,8 @@ static void parse_target(struct opts *o, const char *arg)
 static void usage(void)
 {
 	fputs("usage: cnibench --mode seq|conc --n N [--warmup W] [--ifname IF] [--cni-path P]\n"
-	      "                [--timeout-ms MS] [--env NAME=VALUE ...] --netns TEMPLATE --args TEMPLATE\n"
+	      "                [--timeout-ms MS] [--settle-ms MS] [--env NAME=VALUE ...]\n"
+	      "                --netns TEMPLATE --args TEMPLATE\n"
 	      "                --target NAME=PLUGIN:CONFFILE [--target ...]\n"
 	      "templates: {t} target index, {i} iteration, {cid} container ID\n", stderr);
 	exit(2);
@@ -658,6 +711,7 @@ int main(int argc, char **argv)
 		{ "cni-path", required_argument, NULL, 'p' }, { "timeout-ms", required_argument, NULL, 'T' },
 		{ "netns", required_argument, NULL, 'N' }, { "args", required_argument, NULL, 'a' },
 		{ "target", required_argument, NULL, 't' }, { "env", required_argument, NULL, 'e' },
+		{ "settle-ms", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts *o = calloc(1, sizeof(*o));
@@ -679,6 +733,7 @@ int main(int argc, char **argv)
 		case 'n': o->n = parse_int(optarg, 1, MAX_N); break;
 		case 'w': o->warmup = parse_int(optarg, 0, MAX_N); break;
 		case 'T': o->timeout_ms = parse_int(optarg, 100, 600000); break;
+		case 'S': o->settle_ms = parse_int(optarg, 0, 60000); break;
 		case 'i':
 			if (gl_strlcpy(o->ifname, optarg, sizeof(o->ifname)) < 0)
 				usage();

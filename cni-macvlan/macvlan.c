@@ -3,13 +3,16 @@
  * from the IPAM, configure them (the engine probes the LAN first); an
  * address the LAN answers for goes back to gamelan-ipam, which sets it
  * aside and hands out another. Everything ADD did is undone in reverse
- * order when a later step fails. */
+ * order when a later step fails. DEL: the IPAM's release, then the link,
+ * which goes even when the release failed. */
 #include <errno.h>
 #include <string.h>
+#include "base/ip.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "cni/cni.h"
 #include "ipam/plugin.h"
+#include "ipam/store.h"
 #include "macvlan.h"
 #include "net/macvlan.h"
 
@@ -23,17 +26,34 @@ static int conf_of(const struct gl_cni_req *req, struct gl_macvlan_conf *ret, st
 static struct gl_macvlan_att att_of(const struct gl_cni_req *req)
 {
 	return (struct gl_macvlan_att){
-		.netns = req->netns, .ifname = req->ifname, .network = req->name,
+		.netns = req->netns, .ifname = req->ifname, .container_id = req->container_id,
+		.network = req->name,
 		.identity = req->identity, .identity_sticky = req->identity_sticky,
 	};
 }
 
-/* gamelan-ipam's verbs are linked in, so they run here: the same code and
- * store as the binary, without a fork, an exec and a second parse per pod
- * start. Any other IPAM is exec'd as the spec says. */
-static bool ipam_in_process(const struct gl_macvlan_conf *c)
+static bool ipam_ours(const struct gl_macvlan_conf *c)
 {
 	return strcmp(c->ipam_type, GL_IPAM_TYPE) == 0;
+}
+
+/* gamelan-ipam's verbs are linked in, so they run here for the stores this
+ * binary has (SQLite: cni-macvlan/store_backends.c): the same code and
+ * store as gamelan-ipam, without a fork, an exec and a second parse per pod
+ * start. gamelan-ipam on another store (kubernetes), and any other IPAM,
+ * is exec'd from CNI_PATH as the spec says. A store type that is not a
+ * string is left to the in-process parser to refuse. */
+static bool ipam_in_process(const struct gl_cni_req *req, const struct gl_macvlan_conf *c)
+{
+	json_object *ipam, *store, *type;
+
+	if (!ipam_ours(c))
+		return false;
+	if (json_object_object_get_ex(req->conf, "ipam", &ipam) &&
+	    json_object_object_get_ex(ipam, "store", &store) &&
+	    json_object_object_get_ex(store, "type", &type) && json_object_is_type(type, json_type_string))
+		return gl_store_backend(json_object_get_string(type)) != NULL;
+	return true;
 }
 
 /* An IPAM verb other than ADD (no result). */
@@ -42,24 +62,63 @@ static int ipam_verb(struct gl_cni_req *req, const struct gl_macvlan_conf *c, en
 {
 	if (!c->ipam_type[0])
 		return 0;
-	if (ipam_in_process(c))
+	if (ipam_in_process(req, c))
 		return gl_ipam_verb(req, cmd, NULL, err);
 	return gl_cni_delegate(req, c->ipam_type, cmd, req->raw, req->raw_len, NULL, err);
 }
 
-/* The first ADD of the IPAM. In-process, *ret_ipam stays open for the
- * conflict rounds and the undo. */
-static int ipam_add(struct gl_cni_req *req, const struct gl_macvlan_conf *c, struct gl_ipam **ret_ipam,
-		    struct gl_cni_result *res, struct gl_ipam_undo *undo, struct gl_err *err)
+/* ADD by the exec'd gamelan-ipam, handing it the addresses the LAN answered
+ * for (args.cni GL_IPAM_ARG_CONFLICTS of a copy of the config). */
+static int delegate_add(struct gl_cni_req *req, const struct gl_macvlan_conf *c, const struct gl_ip *bad,
+			int n_bad, struct gl_cni_result *res, struct gl_err *err)
+{
+	json_object *conf = NULL, *args, *cni, *list;
+	const char *text;
+	size_t len;
+	int r;
+
+	if (n_bad == 0)
+		return gl_cni_delegate(req, c->ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, err);
+	if (json_object_deep_copy(req->conf, &conf, NULL) < 0)
+		return -ENOMEM;
+	if (!json_object_object_get_ex(conf, "args", &args) || !json_object_is_type(args, json_type_object)) {
+		args = json_object_new_object();
+		json_object_object_add(conf, "args", args);
+	}
+	if (!json_object_object_get_ex(args, "cni", &cni) || !json_object_is_type(cni, json_type_object)) {
+		cni = json_object_new_object();
+		json_object_object_add(args, "cni", cni);
+	}
+	list = json_object_new_array();
+	json_object_object_add(cni, GL_IPAM_ARG_CONFLICTS, list);
+	for (int i = 0; i < n_bad; i++) {
+		char s[GL_IP_STRLEN];
+
+		json_object_array_add(list, json_object_new_string(gl_ip_str(&bad[i], s, sizeof(s))));
+	}
+	text = json_object_to_json_string_length(conf, JSON_C_TO_STRING_PLAIN, &len);
+	r = text ? gl_cni_delegate(req, c->ipam_type, GL_CNI_ADD, text, len, res, err) : -ENOMEM;
+	json_object_put(conf);
+	return r;
+}
+
+/* An ADD of the IPAM, with the addresses the LAN answered for (none the
+ * first time). In-process, *ipam is opened by the first and stays open for
+ * the conflict rounds and the undo. */
+static int ipam_add(struct gl_cni_req *req, const struct gl_macvlan_conf *c, struct gl_ipam **ipam,
+		    const struct gl_ip *bad, int n_bad, struct gl_cni_result *res, struct gl_ipam_undo *undo,
+		    struct gl_err *err)
 {
 	int r;
 
-	if (!ipam_in_process(c))
-		return gl_cni_delegate(req, c->ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, err);
-	r = gl_ipam_open(req, ret_ipam, err);
-	if (r < 0)
-		return r;
-	return gl_ipam_add(*ret_ipam, NULL, 0, res, undo, err);
+	if (!ipam_in_process(req, c))
+		return delegate_add(req, c, bad, n_bad, res, err);
+	if (!*ipam) {
+		r = gl_ipam_open(req, ipam, err);
+		if (r < 0)
+			return r;
+	}
+	return gl_ipam_add(*ipam, bad, n_bad, res, undo, err);
 }
 
 /* Take back the IPAM's part of a failed ADD. In-process, exactly: a new
@@ -75,7 +134,7 @@ static void ipam_undo(struct gl_cni_req *req, const struct gl_macvlan_conf *c, s
 		return;
 	if (ipam)
 		r = gl_ipam_undo(ipam, undo, &e);
-	else if (!ipam_in_process(c))
+	else if (!ipam_in_process(req, c))
 		r = gl_cni_delegate(req, c->ipam_type, GL_CNI_DEL, req->raw, req->raw_len, NULL, &e);
 	if (r < 0)
 		gl_warn("rollback: IPAM undo failed: %s", e.msg);
@@ -101,7 +160,7 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 	if (r < 0)
 		return r;
 	if (c.ipam_type[0]) {
-		r = ipam_add(req, &c, &ipam, res, &undo, err);
+		r = ipam_add(req, &c, &ipam, NULL, 0, res, &undo, err);
 		if (r < 0)
 			goto undo_link;
 	}
@@ -120,14 +179,14 @@ int macvlan_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err
 			gl_info("ADD %s: %s is in use on the LAN", req->identity, gl_ip_str(&bad[i], s, sizeof(s)));
 		/* Only gamelan-ipam knows how to set an address aside; with any
 		 * other IPAM a conflict ends the ADD. */
-		if (!ipam || round >= CONFLICT_ROUNDS) {
+		if (!ipam_ours(&c) || round >= CONFLICT_ROUNDS) {
 			r = gl_err_set(err, GL_ERR_ADDR_IN_USE, "address %s is already in use on the LAN",
 				       gl_ip_str(&bad[0], s, sizeof(s)));
 			goto undo_ipam;
 		}
 		memset(res, 0, sizeof(*res));
 		err->details[0] = '\0';
-		r = gl_ipam_add(ipam, bad, n_bad, res, &undo, err);
+		r = ipam_add(req, &c, &ipam, bad, n_bad, res, &undo, err);
 		/* The cause a human must fix is the conflict, not the pool. */
 		if (r < 0 && err->code == GL_ERR_POOL_EXHAUSTED)
 			gl_err_reset(err, GL_ERR_ADDR_IN_USE,
@@ -155,13 +214,20 @@ int macvlan_del(struct gl_cni_req *req, struct gl_err *err)
 	struct gl_macvlan_att att = att_of(req);
 	int r;
 
+	struct gl_err link_err = {0};
+	int q;
+
 	r = conf_of(req, &c, err);
 	if (r < 0)
 		return r;
+	/* The link goes even when the release failed (a busy store): the pod
+	 * leaves the LAN now, and the error makes the runtime retry DEL, which
+	 * finds the link gone and releases. */
 	r = ipam_verb(req, &c, GL_CNI_DEL, err);
-	if (r < 0)
-		return r;
-	return gl_macvlan_del(&c, &att, err);
+	q = gl_macvlan_del(&c, &att, r < 0 ? &link_err : err);
+	if (r < 0 && q < 0)
+		gl_warn("DEL %s: removing the link failed too: %s", req->identity, link_err.msg);
+	return r < 0 ? r : q;
 }
 
 int macvlan_check(struct gl_cni_req *req, struct gl_err *err)
@@ -198,10 +264,16 @@ int macvlan_status(struct gl_cni_req *req, struct gl_err *err)
 int macvlan_gc(struct gl_cni_req *req, struct gl_err *err)
 {
 	struct gl_macvlan_conf c;
-	int r = conf_of(req, &c, err);
+	struct gl_err link_err = {0};
+	int removed = 0, q, r = conf_of(req, &c, err);
 
 	if (r < 0)
 		return r;
-	/* Links die with their netns; what outlives a pod is its reservation. */
-	return ipam_verb(req, &c, GL_CNI_GC, err);
+	/* Links die with their netns; what outlives a pod is its reservation,
+	 * and a link a crashed DEL left behind in a netns that lives on. */
+	r = ipam_verb(req, &c, GL_CNI_GC, err);
+	q = gl_macvlan_gc(GL_MACVLAN_NETNS_DIR, &removed, r < 0 ? &link_err : err);
+	if (q == 0 && removed > 0)
+		gl_info("GC: removing %d link(s) a DEL left behind", removed);
+	return r < 0 ? r : q;
 }

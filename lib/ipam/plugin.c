@@ -415,7 +415,14 @@ int gl_ipam_verb(const struct gl_cni_req *req, enum gl_cni_cmd cmd, struct gl_cn
 
 static int op_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err)
 {
-	return gl_ipam_verb(req, GL_CNI_ADD, ret, err);
+	_cleanup_ipam_ struct gl_ipam *ipam = NULL;
+	struct gl_ip conflicts[GL_CNI_MAX_IPS];
+	int n = 0, r;
+
+	r = parse_ip_list(req, GL_IPAM_ARG_CONFLICTS, conflicts, GL_CNI_MAX_IPS, &n, err);
+	if (r >= 0)
+		r = gl_ipam_open(req, &ipam, err);
+	return r < 0 ? r : gl_ipam_add(ipam, conflicts, n, ret, NULL, err);
 }
 
 static int op_del(struct gl_cni_req *req, struct gl_err *err)

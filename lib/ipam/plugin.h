@@ -9,6 +9,10 @@
 #include "ipam/conf.h"
 
 #define GL_IPAM_TYPE "gamelan-ipam"
+/* args.cni key with which gamelan-macvlan, exec'ing gamelan-ipam, hands
+ * over the addresses the LAN answered for (what gl_ipam_add's conflicts
+ * are in-process). */
+#define GL_IPAM_ARG_CONFLICTS "gamelan.dev/conflicts"
 
 /* The binary's ops table: each verb is gl_ipam_verb. */
 extern const struct gl_cni_ops gl_ipam_ops;

@@ -1,20 +1,29 @@
-/* The store interface's shared pieces: dispatch by type, row lists. */
+/* The store interface's shared pieces: dispatch by type, row lists. The
+ * table of backends is not here (store_backends.c): a binary that defines
+ * gl_store_backends itself links only the backends it names. */
 #include "ipam/store.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct gl_store_ops *const backends[] = { &gl_store_sqlite_ops, &gl_store_kube_ops,
-							     &gl_store_memory_ops };
+const struct gl_store_ops *gl_store_backend(const char *type)
+{
+	if (!type || !*type)
+		type = "sqlite";
+	for (size_t i = 0; gl_store_backends[i]; i++)
+		if (strcmp(gl_store_backends[i]->type, type) == 0)
+			return gl_store_backends[i];
+	return NULL;
+}
 
 int gl_store_open(const struct gl_store_conf *conf, struct gl_store **ret, struct gl_err *err)
 {
-	const char *type = conf->type && *conf->type ? conf->type : "sqlite";
+	const struct gl_store_ops *ops = gl_store_backend(conf->type);
 
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (strcmp(backends[i]->type, type) == 0)
-			return backends[i]->open(conf, ret, err);
-	return gl_err_set(err, GL_ERR_INVALID_CONFIG, "store type \"%.32s\" is not supported", type);
+	if (!ops)
+		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "store type \"%.32s\" is not supported",
+				  conf->type && *conf->type ? conf->type : "sqlite");
+	return ops->open(conf, ret, err);
 }
 
 void gl_store_close(struct gl_store *s)

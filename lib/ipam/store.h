@@ -133,6 +133,13 @@ extern const struct gl_store_ops gl_store_kube_ops;   /* store_kube.h has its pu
 /* Rows in this process's memory, for tests and benchmarks (store_mem.c). */
 extern const struct gl_store_ops gl_store_memory_ops;
 
+/* The backends this binary has, NULL-terminated. lib/ipam/store_backends.c
+ * has every one; a binary that must not link one (gamelan-macvlan: no
+ * Kubernetes client) defines this table in an object of its own, and the
+ * archive's default is then never linked. */
+extern const struct gl_store_ops *const gl_store_backends[];
+/* The linked backend of type ("" or NULL = "sqlite"), NULL when absent. */
+const struct gl_store_ops *gl_store_backend(const char *type);
 /* Open the store conf->type names. */
 int gl_store_open(const struct gl_store_conf *conf, struct gl_store **ret, struct gl_err *err);
 void gl_store_close(struct gl_store *s);

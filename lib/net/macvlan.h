@@ -17,6 +17,8 @@
 #define GL_MACVLAN_DEFAULT_PROBE_MS 200
 #define GL_MACVLAN_DEFAULT_RECENT_MS (5 * 60 * 1000)
 #define GL_MACVLAN_PROBE_MAX_MS 10000
+/* Where runtimes (ip netns, podman, containerd, CRI-O) name their netns. */
+#define GL_MACVLAN_NETNS_DIR "/run/netns"
 
 struct gl_macvlan_conf {
 	char master[IFNAMSIZ];      /* "" = the default route's link */
@@ -46,6 +48,7 @@ int gl_macvlan_conf_parse(json_object *conf, const char *rc_mac, const char *arg
 struct gl_macvlan_att {
 	const char *netns;          /* path of the container's netns */
 	const char *ifname;         /* its name there */
+	const char *container_id;   /* names the link until it is renamed ifname (may be NULL) */
 	const char *network;        /* network name (stable MAC, probe memory) */
 	const char *identity;
 	bool identity_sticky;       /* the identity outlives the container */
@@ -55,10 +58,12 @@ struct gl_macvlan_att {
  * gl_macvlan_free (which leaves the link; gl_macvlan_undo removes it). */
 struct gl_macvlan;
 
-/* Resolve the master, create the macvlan under a temporary name straight in
- * the container's netns, rename it to att->ifname and bring it up. conf and
- * att (with their strings) must outlive *ret. Nothing is left behind on
- * failure. */
+/* Resolve the master, create the macvlan straight in the container's netns
+ * under a temporary name derived from (container ID, ifname), which the
+ * runtime's DEL also removes, rename it to att->ifname and bring it up.
+ * Links a crash left in that netns (see gl_macvlan_del) are removed first.
+ * conf and att (with their strings) must outlive *ret. Nothing is left
+ * behind on failure. */
 int gl_macvlan_create(const struct gl_macvlan_conf *conf, const struct gl_macvlan_att *att,
 		      struct gl_macvlan **ret, struct gl_err *err);
 /* Probe res's IPv4 addresses that this identity has not used here lately
@@ -78,10 +83,21 @@ void gl_macvlan_free(struct gl_macvlan *m);
 static inline void gl_macvlan_freep(struct gl_macvlan **m) { if (*m) gl_macvlan_free(*m); }
 #define _cleanup_macvlan_ __attribute__((cleanup(gl_macvlan_freep)))
 
-/* Remember the addresses of att's interface and delete it. A netns or link
- * that is already gone is success. */
+/* Remove att's interface without waiting for the kernel's delete: take its
+ * addresses off, set it down and rename it to a retired name (so that an
+ * ADD of the same netns and ifname may follow at once), then delete it from
+ * a detached child, which also remembers the addresses as the identity's.
+ * A passthru link is deleted before returning (the master holds one). Also
+ * removes what a crash left in that netns: retired links, and the link an
+ * ADD of this container made but did not rename. A netns or link that is
+ * already gone is success. */
 int gl_macvlan_del(const struct gl_macvlan_conf *conf, const struct gl_macvlan_att *att,
 		   struct gl_err *err);
+/* Delete the retired links a crash left (between DEL's rename and delete)
+ * in every netns named under netns_dir (GL_MACVLAN_NETNS_DIR), from
+ * detached children; *ret_removed gets their number. A missing directory
+ * is success. */
+int gl_macvlan_gc(const char *netns_dir, int *ret_removed, struct gl_err *err);
 /* Is att's interface a macvlan as conf asks, up, with prev's MAC and
  * addresses? Code 3 when it is missing, 7 when it differs. */
 int gl_macvlan_check(const struct gl_macvlan_conf *conf, const struct gl_macvlan_att *att,

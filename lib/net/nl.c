@@ -103,6 +103,16 @@ struct nlmsghdr *gl_nl_build_link_set(void *buf, uint32_t seq, int ifindex, cons
 	return nlh;
 }
 
+struct nlmsghdr *gl_nl_build_link_dump(void *buf, uint32_t seq)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_GETLINK, NLM_F_DUMP, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return nlh;
+}
+
 struct nlmsghdr *gl_nl_build_addr(void *buf, uint32_t seq, uint16_t type, int ifindex,
 				  const struct gl_prefix *p, uint32_t flags)
 {
@@ -508,6 +518,11 @@ static int parse_addr_any(const struct nlmsghdr *nlh, void *ret)
 	return gl_nl_parse_addr(nlh, ret);
 }
 
+static int parse_link_any(const struct nlmsghdr *nlh, void *ret)
+{
+	return gl_nl_parse_link(nlh, ret);
+}
+
 static int parse_route_any(const struct nlmsghdr *nlh, void *ret)
 {
 	return gl_nl_parse_route(nlh, ret);
@@ -537,6 +552,16 @@ int gl_nl_addr_list(struct gl_nl *nl, int ifindex, struct gl_nl_addr *ret, int m
 	int r;
 
 	r = gl_nl_talk(nl, gl_nl_build_addr_dump(buf, gl_nl_seq(nl), AF_UNSPEC), list_cb, &q, err);
+	return r < 0 ? r : q.n;
+}
+
+int gl_nl_link_list(struct gl_nl *nl, struct gl_nl_link *ret, int max, struct gl_err *err)
+{
+	char buf[GL_NL_BUFSIZE];
+	struct list_q q = { ret, sizeof(*ret), 0, max, 0, parse_link_any };
+	int r;
+
+	r = gl_nl_talk(nl, gl_nl_build_link_dump(buf, gl_nl_seq(nl)), list_cb, &q, err);
 	return r < 0 ? r : q.n;
 }
 

@@ -56,6 +56,8 @@ struct gl_nl_route {
 struct nlmsghdr *gl_nl_build_link_new(void *buf, uint32_t seq, const struct gl_nl_link_spec *spec);
 struct nlmsghdr *gl_nl_build_link_get(void *buf, uint32_t seq, int ifindex, const char *name);
 struct nlmsghdr *gl_nl_build_link_del(void *buf, uint32_t seq, int ifindex);
+/* A dump of every link of the socket's netns (compact: no stats). */
+struct nlmsghdr *gl_nl_build_link_dump(void *buf, uint32_t seq);
 /* Rename an existing link and set its flags/MAC/MTU; name and mac NULL and
  * mtu 0 leave them. */
 struct nlmsghdr *gl_nl_build_link_set(void *buf, uint32_t seq, int ifindex, const char *name,
@@ -97,6 +99,8 @@ int gl_nl_talk(struct gl_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
 int gl_nl_link_get(struct gl_nl *nl, int ifindex, const char *name, struct gl_nl_link *ret,
 		   struct gl_err *err);
 int gl_nl_link_del(struct gl_nl *nl, int ifindex, struct gl_err *err);
+/* Every link of the socket's netns, at most max; returns how many. */
+int gl_nl_link_list(struct gl_nl *nl, struct gl_nl_link *ret, int max, struct gl_err *err);
 /* The ifindex of the link of the default route of family (main table). */
 int gl_nl_default_link(struct gl_nl *nl, int family, int *ret_ifindex, struct gl_err *err);
 /* Every address of ifindex (0 = all), at most max. */

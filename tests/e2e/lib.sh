@@ -47,7 +47,8 @@
 #   k8s_args NS POD CID             CNI_ARGS as kubelet's runtime passes them
 #   db_rows / db_snap               gamelan-ipam's rows in $DB as JSON ([] without a store);
 #                                   db_snap without timestamps, for before/after comparisons
-#   pod_links NAME                  the links in pod netns NAME, sorted, space-separated
+#   pod_links NAME                  the links in pod netns NAME, sorted, space-separated (waits,
+#                                   bounded, for links a DEL retired to be deleted)
 #
 # The fake Kubernetes API server (netns-harness/fakeapi/fakeapi.py), one at a time per script:
 #   fakeapi_start DIR [--python PY] [--netns NS] [FAKE_ARGS...]
@@ -373,9 +374,17 @@ db_snap() {
 	db_rows | jq -c '[.[] | {network, ip, identity, ifname, state, containerID}] | sort_by(.network, .ip)'
 }
 
+# A link gamelan-macvlan's DEL retired (gl-del-*) is deleted by a detached child just after
+# DEL answered: pod_links waits for it (bounded, 5 s) and shows it if it stays.
 pod_links() {
-	ip -n "$(world_ns "pod-$1")" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-		sort | tr '\n' ' '
+	local i out
+	for ((i = 0; i < 50; i++)); do
+		out=$(ip -n "$(world_ns "pod-$1")" -o link show 2>/dev/null | awk -F': ' '{print $2}' |
+			sed 's/@.*//' | sort | tr '\n' ' ')
+		[[ " $out" != *" gl-del-"* ]] && break
+		sleep 0.1
+	done
+	printf '%s' "$out"
 }
 
 FAKEAPI=$GL_TOP/netns-harness/fakeapi/fakeapi.py

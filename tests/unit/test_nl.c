@@ -386,6 +386,21 @@ static void test_addr_dump(void **state)
 	assert_int_equal(((const struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family, AF_UNSPEC);
 }
 
+static void test_link_dump(void **state)
+{
+	char buf[GL_NL_BUFSIZE];
+	struct nlmsghdr *nlh = gl_nl_build_link_dump(buf, 42);
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct tb t;
+
+	assert_header(nlh, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 42);
+	assert_int_equal(ifi->ifi_family, AF_UNSPEC);
+	assert_int_equal(ifi->ifi_index, 0);
+	collect(nlh, sizeof(*ifi), &t);
+	assert_int_equal(t.n, 1);
+	assert_u32_attr(&t, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+}
+
 static void assert_rtmsg(const struct nlmsghdr *nlh, int family, int dst_len, int scope)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
@@ -1306,6 +1321,17 @@ static void test_kernel_ops(void **state)
 	assert_int_equal(gl_nl_open(&nl), 0);
 	assert_int_equal(gl_nl_link_get(nl, 0, "lo", &lo, &err), 0);
 	assert_string_equal(lo.name, "lo");
+	{
+		struct gl_nl_link links[4];
+
+		n = gl_nl_link_list(nl, links, (int)GL_ARRAY_SIZE(links), &err);
+		assert_true(n >= 1);
+		for (int i = 0; i < n; i++)
+			seen += links[i].ifindex == lo.ifindex && strcmp(links[i].name, "lo") == 0;
+		assert_int_equal(seen, 1);
+		assert_int_equal(gl_nl_link_list(nl, links, 0, &err), 0);
+		seen = 0;
+	}
 	assert_int_equal(gl_nl_talk(nl, gl_nl_build_link_set(buf, gl_nl_seq(nl), lo.ifindex, NULL,
 							      true, NULL, 0), NULL, NULL, &err), 0);
 	assert_int_equal(gl_nl_talk(nl, gl_nl_build_addr(buf, gl_nl_seq(nl), RTM_NEWADDR,
@@ -1365,6 +1391,7 @@ int main(void)
 		cmocka_unit_test(test_addr_new_v6_nodad),
 		cmocka_unit_test(test_addr_del),
 		cmocka_unit_test(test_addr_dump),
+		cmocka_unit_test(test_link_dump),
 		cmocka_unit_test(test_route_default_v4),
 		cmocka_unit_test(test_route_link_v4),
 		cmocka_unit_test(test_route_v6_priority),
