@@ -68,37 +68,30 @@ static int ipam_verb(struct gl_cni_req *req, const struct gl_macvlan_conf *c, en
 }
 
 /* ADD by the exec'd gamelan-ipam, handing it the addresses the LAN answered
- * for (args.cni GL_IPAM_ARG_CONFLICTS of a copy of the config). */
+ * for in its environment (GL_IPAM_ENV_CONFLICTS), never in the config. */
 static int delegate_add(struct gl_cni_req *req, const struct gl_macvlan_conf *c, const struct gl_ip *bad,
 			int n_bad, struct gl_cni_result *res, struct gl_err *err)
 {
-	json_object *conf = NULL, *args, *cni, *list;
-	const char *text;
-	size_t len;
+	char list[GL_CNI_MAX_IPS * (GL_IP_STRLEN + 1)] = "";
+	size_t used = 0;
 	int r;
 
-	if (n_bad == 0)
-		return gl_cni_delegate(req, c->ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, err);
-	if (json_object_deep_copy(req->conf, &conf, NULL) < 0)
-		return -ENOMEM;
-	if (!json_object_object_get_ex(conf, "args", &args) || !json_object_is_type(args, json_type_object)) {
-		args = json_object_new_object();
-		json_object_object_add(conf, "args", args);
-	}
-	if (!json_object_object_get_ex(args, "cni", &cni) || !json_object_is_type(cni, json_type_object)) {
-		cni = json_object_new_object();
-		json_object_object_add(args, "cni", cni);
-	}
-	list = json_object_new_array();
-	json_object_object_add(cni, GL_IPAM_ARG_CONFLICTS, list);
-	for (int i = 0; i < n_bad; i++) {
+	for (int i = 0; i < n_bad && i < GL_CNI_MAX_IPS; i++) {
 		char s[GL_IP_STRLEN];
 
-		json_object_array_add(list, json_object_new_string(gl_ip_str(&bad[i], s, sizeof(s))));
+		gl_ip_str(&bad[i], s, sizeof(s));
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", s);
 	}
-	text = json_object_to_json_string_length(conf, JSON_C_TO_STRING_PLAIN, &len);
-	r = text ? gl_cni_delegate(req, c->ipam_type, GL_CNI_ADD, text, len, res, err) : -ENOMEM;
-	json_object_put(conf);
+	/* Only this process decides what the delegate is told: a value the
+	 * runtime's environment carried is not passed on. */
+	if (n_bad > 0)
+		r = setenv(GL_IPAM_ENV_CONFLICTS, list, 1);
+	else
+		r = unsetenv(GL_IPAM_ENV_CONFLICTS);
+	if (r < 0)
+		return gl_err_from(err, -errno, GL_ERR_INTERNAL, "environment: %s", strerror(errno));
+	r = gl_cni_delegate(req, c->ipam_type, GL_CNI_ADD, req->raw, req->raw_len, res, err);
+	unsetenv(GL_IPAM_ENV_CONFLICTS);
 	return r;
 }
 

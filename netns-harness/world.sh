@@ -359,7 +359,10 @@ cni_call() {
 			envv+=("$v=${!v}")
 		fi
 	done
-	ip netns exec "$node" env -i "${envv[@]}" "$plugin"
+	# A test may add NAME=VALUE words of its own (what a runtime's environment would carry).
+	local -a extra=()
+	[[ -n "${CNI_CALL_ENV:-}" ]] && read -r -a extra <<<"$CNI_CALL_ENV"
+	ip netns exec "$node" env -i "${envv[@]}" "${extra[@]}" "$plugin"
 }
 
 world_wait_udp() {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -413,15 +414,41 @@ int gl_ipam_verb(const struct gl_cni_req *req, enum gl_cni_cmd cmd, struct gl_cn
 	return r < 0 ? r : gl_ipam_run(ipam, cmd, ret, err);
 }
 
+int gl_ipam_conflicts_parse(const char *s, struct gl_ip *ret, int max, int *ret_n)
+{
+	char buf[GL_IP_STRLEN];
+	int n = 0;
+
+	while (s && *s) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+
+		if (len == 0 || len >= sizeof(buf))
+			return -EINVAL;
+		if (n == max)
+			return -E2BIG;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		if (gl_ip_parse(buf, &ret[n]) < 0)
+			return -EINVAL;
+		n++;
+		s = end ? end + 1 : NULL;
+	}
+	*ret_n = n;
+	return 0;
+}
+
 static int op_add(struct gl_cni_req *req, struct gl_cni_result *ret, struct gl_err *err)
 {
 	_cleanup_ipam_ struct gl_ipam *ipam = NULL;
 	struct gl_ip conflicts[GL_CNI_MAX_IPS];
 	int n = 0, r;
 
-	r = parse_ip_list(req, GL_IPAM_ARG_CONFLICTS, conflicts, GL_CNI_MAX_IPS, &n, err);
-	if (r >= 0)
-		r = gl_ipam_open(req, &ipam, err);
+	r = gl_ipam_conflicts_parse(getenv(GL_IPAM_ENV_CONFLICTS), conflicts, GL_CNI_MAX_IPS, &n);
+	if (r < 0)
+		return gl_err_from(err, r, GL_ERR_INVALID_ENV, "%s is not a list of at most %d addresses",
+				   GL_IPAM_ENV_CONFLICTS, GL_CNI_MAX_IPS);
+	r = gl_ipam_open(req, &ipam, err);
 	return r < 0 ? r : gl_ipam_add(ipam, conflicts, n, ret, NULL, err);
 }
 

@@ -9,10 +9,17 @@
 #include "ipam/conf.h"
 
 #define GL_IPAM_TYPE "gamelan-ipam"
-/* args.cni key with which gamelan-macvlan, exec'ing gamelan-ipam, hands
- * over the addresses the LAN answered for (what gl_ipam_add's conflicts
- * are in-process). */
-#define GL_IPAM_ARG_CONFLICTS "gamelan.dev/conflicts"
+/* The environment variable with which gamelan-macvlan, exec'ing
+ * gamelan-ipam (Kubernetes store), hands over the addresses the LAN answered
+ * for: what gl_ipam_add's conflicts are in-process. Comma-separated
+ * addresses. It is the environment, never the network config, because a
+ * config is written by whoever may create a NetworkAttachmentDefinition
+ * while the environment is the node's: no config can create Conflict rows. */
+#define GL_IPAM_ENV_CONFLICTS "GAMELAN_IPAM_CONFLICTS"
+
+/* Parse a GL_IPAM_ENV_CONFLICTS value (NULL or "" = none) into at most max
+ * addresses: -EINVAL on a malformed entry, -E2BIG past max. */
+int gl_ipam_conflicts_parse(const char *s, struct gl_ip *ret, int max, int *ret_n);
 
 /* The binary's ops table: each verb is gl_ipam_verb. */
 extern const struct gl_cni_ops gl_ipam_ops;

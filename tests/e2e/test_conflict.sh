@@ -192,7 +192,7 @@ case_conflicts_not_an_input() {
 	# or the same key anywhere else in stdin) must not create Conflict rows: unknown
 	# args.cni keys are ignored, as the CNI conventions ask. Without the LAN player's
 	# addresses in range, each identity gets the lowest free address as if the key were absent.
-	conf=$(jq -c --arg db "$db" '.probe = false | .ipam.range = "192.168.1.205-192.168.1.212/24" |
+	conf=$(jq -c --arg db "$db" '.probe = false | .ipam.range = "192.168.1.205-192.168.1.220/24" |
 		.ipam.store.path = $db' <<<"$CONF")
 	for where in '.args = {cni: {gamelanConflicts: ["192.168.1.205", "192.168.1.206"]}}' \
 		'.args = {cni: {gamelanConflicts: ["nope", 5]}}' \
@@ -200,7 +200,9 @@ case_conflicts_not_an_input() {
 		'.gamelanConflicts = ["192.168.1.205"]' \
 		'.runtimeConfig = {gamelanConflicts: ["192.168.1.205"]}' \
 		'.ipam.gamelanConflicts = ["192.168.1.205"]' \
-		'.ipam.args = {cni: {gamelanConflicts: ["192.168.1.205"]}}'; do
+		'.ipam.args = {cni: {gamelanConflicts: ["192.168.1.205"]}}' \
+		'.args = {cni: {"gamelan.dev/conflicts": ["192.168.1.205"]}}' \
+		'.args = {cni: {GAMELAN_IPAM_CONFLICTS: "192.168.1.205"}}'; do
 		want=192.168.1.$((205 + i))
 		add "smug$i" "smug-$i" "$(jq -c "$where" <<<"$conf")" || return
 		assert_eq "$want" "$IP" "address of games/smug-$i with $where" || return
@@ -211,12 +213,33 @@ case_conflicts_not_an_input() {
 	# gamelan-ipam called directly, as a runtime would with any main plugin.
 	cid=$(t_container_id)
 	assert_ok cni_call node1 gamelan-ipam ADD "$NSPATH" net1 "$cid" "$(k8s_args games smug-ipam "$cid")" \
-		<<<"$(jq -c '.args = {cni: {gamelanConflicts: ["192.168.1.212"]}}' <<<"$conf")" || return
-	assert_json_field "$T_OUT" '.ips[0].address' 192.168.1.212/24 "gamelan-ipam's address" || return
+		<<<"$(jq -c '.args = {cni: {gamelanConflicts: ["192.168.1.214"]}}' <<<"$conf")" || return
+	assert_json_field "$T_OUT" '.ips[0].address' 192.168.1.214/24 "gamelan-ipam's address" || return
 	assert_eq '[]' "$(DB=$db db_rows | jq -c '[.[] | select(.state == "Conflict") | .ip]')" \
 		"Conflict rows after gamelan-ipam's ADD"
 }
 t_run "args.cni.gamelanConflicts (or that key anywhere in stdin) is ignored: no Conflict row, lowest address" \
 	case_conflicts_not_an_input
+
+case_conflicts_env() {
+	local db=$T_TMP/env.db conf cid
+	# The one way in for conflicts outside the process: the environment gamelan-macvlan gives
+	# the gamelan-ipam it execs (Kubernetes store). A malformed value changes nothing.
+	conf=$(jq -c --arg db "$db" '.probe = false | .ipam.range = "192.168.1.205-192.168.1.212/24" |
+		.ipam.store.path = $db' <<<"$CONF")
+	cid=$(t_container_id)
+	CNI_CALL_ENV="GAMELAN_IPAM_CONFLICTS=192.168.1.205,nope" assert_rc 1 cni_call node1 gamelan-ipam ADD \
+		"$NSPATH" net1 "$cid" "$(k8s_args games env-0 "$cid")" <<<"$conf" || return
+	assert_cni_error "$T_OUT" 4 || return
+	assert_eq 0 "$(DB=$db db_rows | jq 'length')" "rows after the refused ADD" || return
+	CNI_CALL_ENV="GAMELAN_IPAM_CONFLICTS=192.168.1.205,192.168.1.206" assert_ok cni_call node1 gamelan-ipam \
+		ADD "$NSPATH" net1 "$cid" "$(k8s_args games env-0 "$cid")" <<<"$conf" || return
+	assert_json_field "$T_OUT" '.ips[0].address' 192.168.1.207/24 "address past the two conflicts" || return
+	assert_eq '["192.168.1.205","192.168.1.206"]' \
+		"$(DB=$db db_rows | jq -c '[.[] | select(.state == "Conflict") | .ip] | sort')" \
+		"Conflict rows from the environment"
+}
+t_run "GAMELAN_IPAM_CONFLICTS, from gamelan-macvlan to the gamelan-ipam it execs: set aside; malformed -> 4" \
+	case_conflicts_env
 
 t_done
