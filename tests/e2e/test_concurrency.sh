@@ -51,7 +51,15 @@ run_all() {
 		pids+=($!)
 	done
 	# A process still running after PROC_TIMEOUT is given up on (it then has no rc: a failure).
-	(sleep "$PROC_TIMEOUT"; kill "${pids[@]}" 2>/dev/null) &
+	# The watchdog holds none of the script's output (the runner reads it through a pipe,
+	# which stays open while any writer lives) and takes its sleep with it when stopped.
+	(
+		sleep "$PROC_TIMEOUT" &
+		sp=$!
+		trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+		wait "$sp"
+		kill "${pids[@]}" 2>/dev/null
+	) </dev/null >/dev/null 2>&1 &
 	watchdog=$!
 	wait "${pids[@]}"
 	kill "$watchdog" 2>/dev/null
