@@ -407,25 +407,24 @@ int main(int argc, char **argv)
 			       "cache %7.1f\n", counts[i], w ? "in the ADD's own network:" : "in other networks:",
 			       x[0], x[1], x[2], x[3]);
 		}
-	/* The goal is on what the namespace costs: etcd reads anywhere, and all
-	 * reads when the reservations are not the ADD's own network's. */
-	for (size_t i = 0; r >= 0 && i < GL_ARRAY_SIZE(counts); i++)
-		for (int k = 0; k < 4; k++) {
-			double d0 = reads[0][0][k], d = reads[0][i][k] - d0;
+	/* The goal: every read (etcd and watch cache) flat in the reservations
+	 * count, wherever they are; an ADD reads its identity's rows, not its
+	 * network's. A 409 on a new identity's first try reads one object, so
+	 * "flat" allows a little noise. */
+	for (int w = 0; r >= 0 && w < 2; w++)
+		for (size_t i = 0; i < GL_ARRAY_SIZE(counts); i++)
+			for (int k = 0; k < 4; k++) {
+				double d = reads[w][i][k] - reads[w][0][k];
 
-			if (d > 0.5 || d < -0.5)
-				flat = false;
-			if (k % 2 == 0 && reads[1][i][k] - reads[1][0][k] > 0.5)
-				flat = false;
-			if (reads[0][i][k] > flat_max)
-				flat_max = reads[0][i][k];
-		}
+				if (d > 0.5 || d < -0.5)
+					flat = false;
+				if (reads[w][i][k] > flat_max)
+					flat_max = reads[w][i][k];
+			}
 	if (r >= 0) {
 		printf("kubebench: goal: objects read per ADD flat in the reservations count (0, 500, 5000; "
-		       "etcd, and everything outside the ADD's network): %s (at most %.1f)\n",
+		       "etcd and watch cache, in the ADD's own network too): %s (at most %.1f)\n",
 		       flat ? "ok" : "MISSED", flat_max);
-		printf("kubebench: (the scan of the ADD's own network comes from the watch cache: "
-		       "O(that network's reservations), no etcd read)\n");
 		r = bench_race(&c409, &secs, &err);
 	}
 	if (r >= 0)

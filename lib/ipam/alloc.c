@@ -8,7 +8,12 @@
  * lock, the writes are only planned; inside the lock, the plan is written
  * as it is when nothing changed since the snapshot, else the decision is
  * made again on the refreshed rows. The lock then covers the writes and
- * the commit, not the whole decision. */
+ * the commit, not the whole decision.
+ *
+ * With a store that reads one identity's rows cheaply (Kubernetes:
+ * ops->scan_identity), an ADD decides from the identity's rows alone (a
+ * returning identity, or a new one taking a free address by insert) and
+ * from a fresh full scan only when it cannot (want_scan). */
 #include "ipam/alloc.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -48,6 +53,10 @@ struct txn {
 	struct gl_err *err;
 	struct plan *plan;          /* writes are planned, not made (NULL: made at once) */
 	struct holder_memo *memo;
+	/* rows holds only the identity's own (ops->scan_identity); a decision
+	 * that needs the others' sets need_scan and fails, and is made again
+	 * on a full scan. */
+	bool narrow, need_scan;
 };
 
 static const char *ipstr(const struct gl_ip *ip, char buf[GL_IP_STRLEN])
@@ -61,14 +70,19 @@ static bool lost_race(int r)
 }
 
 /* A per-process random sequence (xorshift64*): jitter and random probes.
- * Processes started in the same millisecond differ by their pid. */
+ * Processes started in the same millisecond differ by their pid; a child
+ * forked after its parent drew numbers seeds again, or racers forked from
+ * one parent would all probe (and pause) alike. */
 static uint64_t rnd64(void)
 {
 	static uint64_t x;
+	static pid_t seeded;
 
-	if (!x)
-		x = ((uint64_t)getpid() << 32) ^ (uint64_t)gl_now_mono_ms() ^ (uint64_t)time(NULL) ^
+	if (!x || seeded != getpid()) {
+		seeded = getpid();
+		x = ((uint64_t)seeded << 32) ^ (uint64_t)gl_now_mono_ms() ^ (uint64_t)time(NULL) ^
 		    0x9e3779b97f4a7c15ull;
+	}
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
@@ -208,16 +222,28 @@ static int run_planned_once(struct gl_store *s, const char *network,
 	return r;
 }
 
+/* A narrow decision (txn.narrow) that cannot be made from the identity's
+ * rows alone. */
+static int want_scan(struct txn *t)
+{
+	t->need_scan = true;
+	return -EAGAIN;
+}
+
 /* One transaction around fn, retried while the store says another writer
- * won a race (with SQLite only when a planned write finds it lost one). */
-static int run(struct gl_store *s, const char *network, int (*fn)(struct txn *t, void *arg),
-	       void *arg, struct gl_err *err)
+ * won a race (with SQLite only when a planned write finds it lost one).
+ * With identity and a store that reads one identity's rows cheaply
+ * (ops->scan_identity), fn first decides from those rows alone, and from a
+ * full scan only when it says it must (want_scan). */
+static int run(struct gl_store *s, const char *network, const char *identity,
+	       int (*fn)(struct txn *t, void *arg), void *arg, struct gl_err *err)
 {
 	struct holder_memo memo = {0};
 	bool planned = network && s->ops->snapshot && s->ops->refresh;
+	bool narrow = network && identity && s->ops->scan_identity, paused = true;
 
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-		struct txn t = { .s = s, .err = err, .memo = &memo };
+		struct txn t = { .s = s, .err = err, .memo = &memo, .narrow = narrow };
 		int r;
 
 		if (planned) {
@@ -227,12 +253,14 @@ static int run(struct gl_store *s, const char *network, int (*fn)(struct txn *t,
 			continue;
 		}
 
-		if (attempt > 0)
+		if (!paused)
 			retry_pause(attempt);
+		paused = false;
 		r = s->ops->begin(s, err);
 		if (r < 0)
 			return r;
-		r = s->ops->scan(s, network, &t.rows, err);
+		r = narrow ? s->ops->scan_identity(s, network, identity, &t.rows, err)
+			   : s->ops->scan(s, network, &t.rows, err);
 		if (r >= 0)
 			r = fn(&t, arg);
 		if (r >= 0)
@@ -240,6 +268,11 @@ static int run(struct gl_store *s, const char *network, int (*fn)(struct txn *t,
 		else
 			s->ops->rollback(s);
 		gl_store_list_free(&t.rows);
+		if (t.need_scan) {
+			narrow = false;
+			paused = true; /* nobody to avoid: no pause before the scan */
+			continue;
+		}
 		if (!lost_race(r))
 			return r;
 	}
@@ -887,6 +920,11 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 	struct gl_ip ip;
 	int mine, idx, r;
 
+	/* Narrow (only the identity's rows known): what another identity holds
+	 * is learnt from a refused insert, never guessed. Conflicts change the
+	 * rows of others, and the expired-Held rule needs them all. */
+	if (t->narrow && req->n_conflicts > 0)
+		return want_scan(t);
 	r = record_conflicts(t, req, pool);
 	if (r < 0)
 		return r;
@@ -905,6 +943,8 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 	}
 	if (target) {
 		r = take_target(t, req, pool, target, pin, mine);
+		if (t->narrow && r == -EADDRINUSE)
+			return want_scan(t); /* who holds it decides */
 		if (r >= 0)
 			*ret = *target;
 		return r;
@@ -919,6 +959,9 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 		if (r < 0)
 			return r;
 	}
+	/* The lowest free address is a fact about every row. */
+	if (t->narrow && !t->s->ops->spread_start)
+		return want_scan(t);
 	r = taken_init(&tk, t, req);
 	if (r < 0)
 		return gl_err_set(t->err, GL_ERR_INTERNAL, "out of memory");
@@ -934,8 +977,10 @@ static int add_pool(struct txn *t, const struct gl_alloc_req *req, int pool, str
 		}
 		taken_add(&tk, &ip);
 		if (probe == MAX_PROBES - 1)
-			return r;
+			return t->narrow ? want_scan(t) : r;
 	}
+	if (t->narrow)
+		return want_scan(t);
 	idx = oldest_expired_held(t, req, pool);
 	if (idx >= 0) {
 		ip = t->rows.v[idx].ip;
@@ -979,7 +1024,7 @@ int gl_alloc_add(struct gl_store *s, const struct gl_alloc_req *req,
 
 	if (r < 0)
 		return r;
-	r = run(s, req->conf->network, add_fn, &a, err);
+	r = run(s, req->conf->network, req->identity, add_fn, &a, err);
 	if (r < 0)
 		return r;
 	memcpy(ret_ips, a.ips, sizeof(a.ips[0]) * (size_t)req->conf->n_pools);
@@ -1023,7 +1068,7 @@ int gl_alloc_undo(struct gl_store *s, const struct gl_alloc_req *req,
 
 	if (r < 0)
 		return r;
-	return run(s, req->conf->network, undo_fn, &a, err);
+	return run(s, req->conf->network, NULL, undo_fn, &a, err);
 }
 
 /* ---- DEL, GC ---- */
@@ -1084,7 +1129,7 @@ int gl_alloc_del(struct gl_store *s, const struct gl_alloc_req *req, struct gl_e
 
 	if (r < 0)
 		return r;
-	return run(s, req->conf->network, del_fn, (void *)req, err);
+	return run(s, req->conf->network, NULL, del_fn, (void *)req, err);
 }
 
 struct gc_arg {
@@ -1136,7 +1181,7 @@ int gl_alloc_gc(struct gl_store *s, const struct gl_ipam_conf *conf, const char 
 {
 	struct gc_arg a = { .conf = conf, .node = node ? node : "", .now = now, .valid = valid,
 			    .n_valid = n_valid };
-	int r = run(s, conf->network, gc_fn, &a, err);
+	int r = run(s, conf->network, NULL, gc_fn, &a, err);
 
 	if (r < 0)
 		return r;
@@ -1331,7 +1376,7 @@ int gl_alloc_pin(struct gl_store *s, const char *network, const char *identity,
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "network, identity and ifname are required");
 	if (pool >= GL_IPAM_MAX_POOLS)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "pool must be below %d", GL_IPAM_MAX_POOLS);
-	return run(s, network, pin_fn, &a, err);
+	return run(s, network, NULL, pin_fn, &a, err);
 }
 
 struct unpin_arg {
@@ -1370,7 +1415,7 @@ int gl_alloc_unpin(struct gl_store *s, const char *network, const char *identity
 		   int64_t now, int64_t hold_ms, int *ret_n, struct gl_err *err)
 {
 	struct unpin_arg a = { .identity = identity, .now = now, .hold_ms = hold_ms };
-	int r = run(s, network, unpin_fn, &a, err);
+	int r = run(s, network, NULL, unpin_fn, &a, err);
 
 	if (r < 0)
 		return r;
@@ -1422,7 +1467,7 @@ int gl_alloc_release(struct gl_store *s, const char *network, const char *identi
 	int r;
 
 	a.is_ip = gl_ip_parse(identity_or_ip, &a.ip) == 0;
-	r = run(s, network, release_fn, &a, err);
+	r = run(s, network, NULL, release_fn, &a, err);
 	if (r < 0)
 		return r;
 	if (a.n == 0)

@@ -122,6 +122,14 @@ struct gl_store_ops {
 	 * gone (Kubernetes: its pod is gone or has another UID), 0 when it may
 	 * be alive or the store cannot tell. */
 	int (*holder_gone)(struct gl_store *s, const struct gl_resv *r, struct gl_err *err);
+	/* Optional (a store whose scan costs the server per row: Kubernetes):
+	 * the rows of network whose identity is `identity` (every ifname and
+	 * pool), read at a cost independent of the network's size. An ADD
+	 * then decides from them alone while it can (a returning identity; a
+	 * new one taking a free address by insert) and scans only when it
+	 * cannot (conflicts, a pin someone else holds, no free address found). */
+	int (*scan_identity)(struct gl_store *s, const char *network, const char *identity,
+			     struct gl_resv_list *ret, struct gl_err *err);
 };
 
 struct gl_store {

@@ -42,18 +42,21 @@
  * yet", and the identity check after the write covers exactly that. So
  * staleness costs a retry, never a second address or a lost row.
  *
- * The scan still returns every row of the network (the allocator decides
- * from them), so an ADD reads O(reservations of its own network) objects
- * from the watch cache and O(1) from etcd; the rest of the namespace costs
- * nothing. A per-identity object (named from network + identity, created
- * with POST so that the identity race is a 409 too; a returning server one
- * GET and one PUT) was weighed and not built: it pays only with an
- * allocator that asks the store for one identity before scanning, it would
- * be a second object and a second write per allocation that must agree with
- * the address object without a transaction (a crash between the two leaves
- * one without the other, for GC to reconcile), and the address object has
- * to stay the lock on the address anyway. The identity check above already
- * answers the identity race with one cheap cached read. */
+ * An ADD does not scan: scan_identity lists the identity's rows by its
+ * label (from the cache, as the scan would), and the allocator decides from
+ * them, taking a new address by POST (409: try another); it scans the
+ * network only when that cannot decide (alloc.c, run()). So an ADD reads
+ * O(the identity's rows) objects from the cache and O(1) from etcd; the
+ * scan (DEL, GC, admin verbs) reads the network's. A per-identity object
+ * (named from network + identity, created with POST so that the identity
+ * race is a 409 too; a returning server one GET and one PUT) was weighed
+ * and not built: the label list already costs a returning server one
+ * cached read of its own objects, it would be a second object and a second
+ * write per allocation that must agree with the address object without a
+ * transaction (a crash between the two leaves one without the other, for GC
+ * to reconcile), and the address object has to stay the lock on the
+ * address anyway. The identity check above already answers the identity
+ * race with one cheap cached read. */
 #include "ipam/store.h"
 #include "ipam/store_kube.h"
 #include <errno.h>
@@ -700,18 +703,27 @@ static int network_selector(const char *network, char *buf, size_t size)
 	return snprintf(buf, size, LABEL_NETWORK "=%s", net) < (int)size ? 0 : -ENAMETOOLONG;
 }
 
+/* The selector of identity's rows in network (labels are hashes: the
+ * rows of another identity or network may match too). */
+static void identity_selector(const char *network, const char *identity, char buf[256])
+{
+	char net[GL_STORE_KUBE_NET_MAX], idl[17];
+
+	gl_store_kube_net_label(network, net);
+	gl_store_kube_identity_label(identity, idl);
+	snprintf(buf, 256, LABEL_NETWORK "=%s," LABEL_IDENTITY "=%s", net, idl);
+}
+
 /* Whether another live row has r's (network, identity, ifname, pool), as of
  * r's own write (r->version) or later. */
 static int identity_taken(struct kube_store *s, const struct gl_resv *r, bool *ret_taken,
 			  struct gl_err *err)
 {
 	_cleanup_(gl_store_list_freep) struct gl_resv_list l = {0};
-	char sel[256], net[GL_STORE_KUBE_NET_MAX], idl[17];
+	char sel[256];
 	int e;
 
-	gl_store_kube_net_label(r->network, net);
-	gl_store_kube_identity_label(r->identity, idl);
-	snprintf(sel, sizeof(sel), LABEL_NETWORK "=%s," LABEL_IDENTITY "=%s", net, idl);
+	identity_selector(r->network, r->identity, sel);
 	e = list_rows(s, sel, r->network, r->version, &l, err);
 	if (e < 0)
 		return e;
@@ -851,6 +863,32 @@ static int kube_scan(struct gl_store *gs, const char *network, struct gl_resv_li
 	/* The before-images the journal needs. */
 	for (size_t i = n0; s->in_txn && i < ret->n; i++)
 		seen_set(s, &ret->v[i]);
+	return 0;
+}
+
+/* The identity's rows by its label, from the watch cache as a scan reads
+ * (scan_floor): the objects read are the identity's, whatever the size of
+ * the network. The label is a hash; rows of another identity are dropped. */
+static int kube_scan_identity(struct gl_store *gs, const char *network, const char *identity,
+			      struct gl_resv_list *ret, struct gl_err *err)
+{
+	struct kube_store *s = to_kube(gs);
+	char sel[256];
+	size_t n0 = ret->n, k = n0;
+	int r;
+
+	identity_selector(network, identity, sel);
+	r = list_rows(s, sel, network, s->floor_rv, ret, err);
+	if (r < 0)
+		return r;
+	for (size_t i = n0; i < ret->n; i++) {
+		if (strcmp(ret->v[i].identity, identity) != 0)
+			continue;
+		ret->v[k++] = ret->v[i];
+		if (s->in_txn)
+			seen_set(s, &ret->v[k - 1]);
+	}
+	ret->n = k;
 	return 0;
 }
 
@@ -1017,4 +1055,5 @@ const struct gl_store_ops gl_store_kube_ops = {
 	.remove = kube_remove,
 	.status = kube_status,
 	.holder_gone = kube_holder_gone,
+	.scan_identity = kube_scan_identity,
 };
