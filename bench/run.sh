@@ -14,6 +14,7 @@
 # BENCH_N_PROBE (default min(BENCH_N_FIRST, 50)) first allocations with the default probe,
 # each of which waits for the probe by design; BENCH_NC (default "50 200 500") the numbers of
 # concurrent calls (each at most 1000: that part has a pool of 1022 addresses);
+# BENCH_CONC=0 skips the concurrency section (the serial figures only);
 # BENCH_SNAT=0 skips the snat section (BENCH_SNAT_RUNS, BENCH_SNAT_N: see bench/snatbench.sh);
 # BENCH_KUBE=0 skips the Kubernetes store section (bench/kubebench.c).
 # Prints figures; never asserts speed. Exits non-zero only when a plugin call failed or the
@@ -30,6 +31,7 @@ export GL_BIN=$BIN
 REF_DIR=/usr/lib/cni
 N=${BENCH_N:-200}
 NC=${BENCH_NC:-50 200 500}
+[[ "${BENCH_CONC:-1}" == 0 ]] && NC=""
 [[ "$N" =~ ^[1-9][0-9]{0,3}$ ]] || { echo "bench: BENCH_N must be 1-9999" >&2; exit 2; }
 for nc in $NC; do
 	[[ "$nc" =~ ^[1-9][0-9]{0,2}$|^1000$ ]] || { echo "bench: each BENCH_NC must be 1-1000" >&2; exit 2; }
