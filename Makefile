@@ -139,6 +139,7 @@ fuzzers: $(FUZZERS)
 
 # Each harness for FUZZ_SECONDS over its corpus (tests/fuzz/corpus/NAME).
 fuzz:
+	@tests/install-deps.sh clang
 	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz $(FUZZ_NAMES)
 

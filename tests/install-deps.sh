@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install what building gamelan and running its tests need, through apt. Quiet and quick when
 # everything is there already (dpkg-query only); apt-get update runs only before an install.
+# Extra package names as arguments are installed too (`make fuzz` asks for clang this way).
 set -eu
 
 PKGS=(build-essential pkg-config libjson-c-dev libmnl-dev libnftnl-dev libsqlite3-dev
 	libcurl4-openssl-dev libyaml-dev libcmocka-dev libsystemd-dev libmicrohttpd-dev iproute2 nftables containernetworking-plugins
 	podman runc conmon catatonit busybox-static
 	sqlite3 jq procps python3 python3-yaml openssl curl shellcheck
-	golang-go golang-github-appc-cni-dev)
+	golang-go golang-github-appc-cni-dev "$@")
 
 missing=()
 for p in "${PKGS[@]}"; do
