@@ -5,6 +5,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/err.h"
@@ -12,13 +13,30 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A harness's verdict on one input: a broken property ends the run here,
+ * named by file and line, and the replay in `make check` counts it as a
+ * failed case (as libFuzzer saves the input as a crash). */
+static inline void fuzz_fail(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "fuzz: %s:%d: %s\n", file, line, what);
+	abort();
+}
+#define FUZZ_FAIL(what) fuzz_fail(__FILE__, __LINE__, (what))
+/* FUZZ_SELFTEST (a build for checking that the harnesses can fail) makes
+ * every error-message check fail. */
+#ifdef FUZZ_SELFTEST
+#define FUZZ_SELFTEST_ON 1
+#else
+#define FUZZ_SELFTEST_ON 0
+#endif
+
 /* The input as a NUL-terminated string (the parsers that take C strings). */
 static inline char *fuzz_strdup(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
 
 	if (!s)
-		abort();
+		FUZZ_FAIL("out of memory");
 	memcpy(s, data, size);
 	s[size] = '\0';
 	return s;
@@ -29,9 +47,9 @@ static inline void fuzz_check_err(const struct gl_err *e)
 {
 	size_t m = strnlen(e->msg, sizeof(e->msg)), d = strnlen(e->details, sizeof(e->details));
 
-	if (m == sizeof(e->msg) || d == sizeof(e->details) || !gl_utf8_valid(e->msg, m, NULL) ||
-	    !gl_utf8_valid(e->details, d, NULL))
-		abort();
+	if (FUZZ_SELFTEST_ON || m == sizeof(e->msg) || d == sizeof(e->details) ||
+	    !gl_utf8_valid(e->msg, m, NULL) || !gl_utf8_valid(e->details, d, NULL))
+		FUZZ_FAIL("error message not terminated or not valid UTF-8");
 }
 
 /* Split the input at the first "\n\n": head (NUL-terminated, may be empty)

@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		o = gl_cni_error_to_json(&err, req.cni_version[0] ? req.cni_version : NULL);
 		s = o ? gl_json_dump(o) : NULL;
 		if (s && !gl_utf8_valid(s, strlen(s), NULL))
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 	} else if (req.has_prev) {
 		_cleanup_json_ json_object *o = gl_cni_result_to_json(&req.prev, req.cni_version);
 		_cleanup_free_ char *s = o ? gl_json_dump(o) : NULL;

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gl_err err = { 0 };
 
 	if (!res)
-		abort();
+		FUZZ_FAIL("a property of the parsed input does not hold");
 	if (gl_json_parse_object((const char *)data, size, &o, &err) < 0) {
 		fuzz_check_err(&err);
 		return 0;
@@ -29,10 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct gl_err e2 = { 0 };
 
 		if (!out || !back)
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 		/* What we write, we read. */
 		if (gl_cni_result_parse(out, versions[i], back, &e2) < 0)
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 	}
 	return 0;
 }

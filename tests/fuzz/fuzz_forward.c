@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct gl_err e2 = { 0 };
 
 		if (!j || gl_fwd_set_parse(j, strlen(j), &back, &e2) < 0 || back.n != s.n)
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 		free(j);
 		gl_fwd_set_free(&back);
 		gl_fwd_set_free(&s);
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char buf[256];
 
 		if (gl_fwd_comment(&f, buf, sizeof(buf)) < 0)
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 	}
 	free(c);
 	return 0;

@@ -14,7 +14,7 @@ static int on_line(char *line, size_t len, void *userdata)
 
 	if (gl_kube_event_parse(line, len, &ev, &err) == 0) {
 		if (!ev.object)
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 		gl_kube_obj_rv(ev.object);
 		gl_kube_obj_name(ev.object);
 		json_object_put(ev.object);
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gl_kube_lines_free(&lines);
 	s = fuzz_strdup(data + 1, size - 1);
 	if (gl_kube_retry_after_ms(s, 5000) > 5000)
-		abort();
+		FUZZ_FAIL("a property of the parsed input does not hold");
 	free(s);
 	return 0;
 }

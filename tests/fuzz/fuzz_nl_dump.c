@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 
 	if (!buf)
-		abort();
+		FUZZ_FAIL("a property of the parsed input does not hold");
 	memcpy(buf, data, size);
 	while (size - off >= sizeof(struct nlmsghdr)) {
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)((const uint8_t *)buf + off);
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (gl_nft_rule_info_parse(nlh, &rule) == 0 &&
 		    (strnlen(rule.chain, sizeof(rule.chain)) == sizeof(rule.chain) ||
 		     strnlen(rule.comment, sizeof(rule.comment)) == sizeof(rule.comment)))
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 	}
 	free(buf);
 	return 0;

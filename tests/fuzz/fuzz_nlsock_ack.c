@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 
 	if (!buf)
-		abort();
+		FUZZ_FAIL("a property of the parsed input does not hold");
 	memcpy(buf, data, size);
 	while (off < size) {
 		struct gl_nlsock_ack a;
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n < 0)
 			break;
 		if (n == 0 || (size_t)n > size - off || strnlen(a.msg, sizeof(a.msg)) == sizeof(a.msg))
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 		off += (size_t)n;
 	}
 	free(buf);

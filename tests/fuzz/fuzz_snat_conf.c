@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gl_cni_req_parse(&req, fuzz_getenv, (const char *)data, size, &err) == 0 &&
 	    gl_snat_cni_conf_parse(&req, &c, &err) == 0) {
 		if (gl_snat_conf_rule_count(&c) < 0)
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 	} else {
 		fuzz_check_err(&err);
 	}

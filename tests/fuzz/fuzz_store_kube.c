@@ -17,14 +17,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (gl_store_kube_from_json(o, &r, why, sizeof(why)) < 0) {
 		if (strnlen(why, sizeof(why)) == sizeof(why))
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 		return 0;
 	}
 	{
 		_cleanup_json_ json_object *out = gl_store_kube_to_json(&r, "games", true);
 
 		if (!out || gl_store_kube_from_json(out, &back, why, sizeof(why)) < 0)
-			abort();
+			FUZZ_FAIL("a property of the parsed input does not hold");
 	}
 	return 0;
 }
