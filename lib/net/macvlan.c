@@ -328,9 +328,13 @@ void gl_macvlan_undo(struct gl_macvlan *m)
 	m->ifindex = 0;
 }
 
-/* Rename m's new link to its ifname and bring it up. While a link that
- * DEL retired still holds the MAC on the master (EADDRINUSE), wait for its
- * delete, bounded. */
+/* Rename m's new link to its ifname and bring it up. While another link
+ * holds the MAC on the master (EADDRINUSE), wait for it to go, bounded: one
+ * that DEL retired (its child is deleting it), or one whose netns was just
+ * deleted (the kernel tears a netns' links down asynchronously, a runtime
+ * may ADD again at once). A live duplicate fails after the bound. */
+#define GONE_NETNS_WAIT_MS 2000
+
 static int name_and_up(struct gl_macvlan *m, struct gl_err *err)
 {
 	int64_t end = gl_now_mono_ms() + DEL_WAIT_MS;
@@ -341,7 +345,10 @@ static int name_and_up(struct gl_macvlan *m, struct gl_err *err)
 	for (;;) {
 		r = gl_nl_talk(m->pod, gl_nl_build_link_set(buf, gl_nl_seq(m->pod), m->ifindex, m->att->ifname,
 							    true, NULL, 0), NULL, NULL, err);
-		if (r != -EADDRINUSE || gl_now_mono_ms() > end || !retiring(m->mac))
+		if (r != -EADDRINUSE || gl_now_mono_ms() > end)
+			return r;
+		/* Not a retired link: at most GONE_NETNS_WAIT_MS for a netns' teardown. */
+		if (!retiring(m->mac) && gl_now_mono_ms() - (end - DEL_WAIT_MS) > GONE_NETNS_WAIT_MS)
 			return r;
 		usleep(pause_us);
 		if (pause_us < 16000)
