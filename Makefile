@@ -73,6 +73,8 @@ LIBS_ALL    := $(LIBS_DAEMON)
 MACVLAN_SRC := $(wildcard cni-macvlan/*.c)
 IPAM_SRC    := $(wildcard ipam/*.c)
 SNAT_SRC    := $(wildcard snat/*.c)
+OPERATOR_SRC := $(wildcard operator/*.c)
+DOCKER_SRC  := $(wildcard docker-driver/*.c)
 HARNESS_SRC := $(wildcard netns-harness/*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
@@ -82,6 +84,7 @@ FUZZ_NAMES  := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_SECONDS ?= 30
 
 PLUGINS := $(BIN)/gamelan-macvlan $(BIN)/gamelan-ipam $(BIN)/gamelan-snat
+DAEMONS := $(BIN)/gamelan-operator $(BIN)/gamelan-docker
 HARNESS := $(HARNESS_SRC:netns-harness/%.c=$(BIN)/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BIN)/%)
 UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -89,7 +92,7 @@ REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all deps check unit e2e demo bench install clean fuzz fuzzers
-all: $(PLUGINS) $(HARNESS) $(BENCHES)
+all: $(PLUGINS) $(DAEMONS) $(HARNESS) $(BENCHES)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -111,6 +114,15 @@ $(BIN)/gamelan-ipam: $(IPAM_SRC:%.c=$(OBJ)/%.o) $(LIBS_IPAM)
 $(BIN)/gamelan-snat: $(SNAT_SRC:%.c=$(OBJ)/%.o) $(LIBS_NET)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_NET)) -o $@
+
+# The daemons link the whole library, lib/daemon's sd-event and libmicrohttpd.
+$(BIN)/gamelan-operator: $(OPERATOR_SRC:%.c=$(OBJ)/%.o) $(LIBS_DAEMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_DAEMON)) -o $@
+
+$(BIN)/gamelan-docker: $(DOCKER_SRC:%.c=$(OBJ)/%.o) $(LIBS_DAEMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(call pkg_libs,$(PKGS_DAEMON)) -o $@
 
 $(BIN)/%: $(OBJ)/netns-harness/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
