@@ -474,6 +474,6 @@ dw_down() {
 	for d in $(_dw_cgroup_dirs); do
 		rmdir "$d" 2>/dev/null || { _dw_err "cannot remove cgroup $d"; rc=1; }
 	done
-	DW_DIR= DW_SOCK=
+	DW_DIR="" DW_SOCK=""
 	return $rc
 }
