@@ -6,7 +6,7 @@ set -eu
 
 PKGS=(build-essential pkg-config libjson-c-dev libmnl-dev libnftnl-dev libsqlite3-dev
 	libcurl4-openssl-dev libyaml-dev libcmocka-dev libsystemd-dev libmicrohttpd-dev iproute2 nftables containernetworking-plugins
-	podman runc conmon catatonit busybox-static
+	podman runc conmon catatonit busybox-static docker.io
 	sqlite3 jq procps python3 python3-yaml openssl curl shellcheck
 	golang-go golang-github-appc-cni-dev "$@")
 
@@ -33,6 +33,16 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# docker.io's maintainer scripts would start a dockerd (and containerd) on the host's network.
+# The tests start their own inside namespaces (netns-harness/docker-world.sh) and never use the
+# host's /run/docker.sock: a policy-rc.d that denies every start keeps the install from
+# starting any service (only while apt runs, and only when there was none already).
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e "$policy" ]]; then
+	printf '#!/bin/sh\n# install-deps.sh: no service starts while it installs\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"
