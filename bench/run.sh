@@ -16,7 +16,8 @@
 # concurrent calls (each at most 1000: that part has a pool of 1022 addresses);
 # BENCH_CONC=0 skips the concurrency section (the serial figures only);
 # BENCH_SNAT=0 skips the snat section (BENCH_SNAT_RUNS, BENCH_SNAT_N: see bench/snatbench.sh);
-# BENCH_KUBE=0 skips the Kubernetes store section (bench/kubebench.c).
+# BENCH_KUBE=0 skips the Kubernetes store section (bench/kubebench.c);
+# BENCH_DOCKER=0 skips the Docker section (BENCH_DOCKER_N: see bench/dockerbench.sh).
 # Prints figures; never asserts speed. Exits non-zero only when a plugin call failed or the
 # benchmark could not run.
 set -u
@@ -299,9 +300,17 @@ if [[ "${BENCH_KUBE:-1}" != 0 ]]; then
 	fi
 fi
 
+# 6. docker run --rm --network X IMAGE true: gamelan-docker vs the built-in macvlan vs none, a
+#    real dockerd in node1 of a world of its own (bench/dockerbench.sh; BENCH_DOCKER=0 skips).
+DOCKER_FAILED=0
+if [[ "${BENCH_DOCKER:-1}" != 0 ]]; then
+	echo
+	GLW=${GLW}d "$GL_TOP/bench/dockerbench.sh" "$BIN" || { echo "bench: the docker benchmark failed" >&2; DOCKER_FAILED=1; }
+fi
+
 if ((FAILED)) || grep -q ' fail=[1-9]' "$RESULTS"; then
 	echo "bench: some plugin calls failed" >&2
 	exit 1
 fi
-((SNAT_FAILED == 0 && KUBE_FAILED == 0)) || exit 1
+((SNAT_FAILED == 0 && KUBE_FAILED == 0 && DOCKER_FAILED == 0)) || exit 1
 exit 0
