@@ -12,8 +12,10 @@
 #             server restarting, the sticky path)
 #   macvlan   the built-in macvlan + default IPAM, parent eth1 (node1's second port on the
 #             same LAN bridge: one network per parent)
+#   stub      a trivial remote driver + IPAM (docker-world.sh's python3 stub: no state, a
+#             macvlan made at Join): what any legacy plugin costs, for context
 #   none      --network none
-# interleaved in one run: each round runs the three, in an order rotated per round, so that load
+# interleaved in one run: each round runs the four, in an order rotated per round, so that load
 # on the machine hits all alike. BENCH_DOCKER_N rounds (default 30) after 2 untimed warm-up ones.
 # Prints medians and p95 per network, the ratios, and what each network adds to `none`; goal:
 # gamelan within 10% of the built-in macvlan. Never asserts speed. Exits non-zero when a docker
@@ -65,6 +67,13 @@ else
 	echo "dockerbench: the built-in macvlan network could not be created" >&2
 	FAILED=1
 fi
+if dw_stub_start stub && dw_docker network create -d stub --ipam-driver stub --subnet 192.168.1.0/24 \
+	--gateway 192.168.1.1 lan-s >/dev/null; then
+	NETS+=(stub)
+else
+	echo "dockerbench: the stub plugin's network could not be created" >&2
+	FAILED=1
+fi
 NETS+=(none)
 
 # one NET ROUND: one timed docker run; "R net=NET round=ROUND ms=MS ok=0|1" into RESULTS.
@@ -73,6 +82,7 @@ one() {
 	case "$net" in
 	gamelan) arg=lan-g ;;
 	macvlan) arg=lan-m ;;
+	stub) arg=lan-s ;;
 	*) arg=none ;;
 	esac
 	t0=$(date +%s%N)
@@ -121,14 +131,16 @@ END {
 		if (n > 0) { med[net] = median(a, n); p95[net] = pct(a, n, 0.95); mn[net] = a[1] }
 	}
 	printf "%-46s %9s %9s %9s %6s %6s\n", "times in ms (the docker CLI, start to exit)", "median", "p95", "min", "runs", "fail"
-	split("gamelan macvlan none", order, " ")
-	for (o = 1; o <= 3; o++) {
+	split("gamelan macvlan stub none", order, " ")
+	for (o = 1; o <= 4; o++) {
 		net = order[o]
 		if (!(net in nets)) { printf "  %-44s %9s\n", net, "not run"; continue }
 		printf "  %-44s %9.1f %9.1f %9.1f %6d %6d\n", net, med[net], p95[net], mn[net], cnt[net], fail[net]
 	}
 	if (("macvlan" in med) && ("none" in med))
 		printf "built-in macvlan adds %.1f ms to none (median)\n", med["macvlan"] - med["none"]
+	if (("stub" in med) && ("macvlan" in med))
+		printf "a trivial remote driver + IPAM (stub) adds %.1f ms to the built-in macvlan (median)\n", med["stub"] - med["macvlan"]
 	if (("gamelan" in med) && ("none" in med))
 		printf "gamelan adds %.1f ms to none (median)\n", med["gamelan"] - med["none"]
 	if (("gamelan" in med) && ("macvlan" in med) && med["macvlan"] > 0) {

@@ -44,6 +44,11 @@
 #                           --docker-host unix://DW_DIR/docker.sock, extra ARGS; waits (bounded)
 #                           for the socket; pid in DW_DRIVER_PID, log DW_DIR/driver.log
 #   dw_driver_stop [SIG]    stop it (TERM by default; KILL to crash it), wait for it
+#   dw_stub_start NAME      a trivial legacy plugin (python3; NetworkDriver + IpamDriver) on
+#                           /run/docker/plugins/NAME.sock: addresses 192.168.1.100-127 in turn,
+#                           a macvlan on eth0 made at Join, gateway 192.168.1.1, nothing kept;
+#                           what the world's plugin discovery and a remote driver's bare cost are
+#                           measured with; pid in DW_STUB_PID, log DW_DIR/stub-NAME.log (calls)
 #   dw_ctr_pid CTR          print the pid of container CTR's first process
 #   dw_nsenter CTR CMD...   run CMD (a host binary) in the network namespace of container CTR
 #   dw_ctr_eth0 CTR         "ADDRESS/PREFIX MAC" of eth0 in container CTR, as the kernel has it
@@ -63,6 +68,7 @@ DW_DB=
 DW_DOCKERD_PID=
 DW_CONTAINERD_PID=
 DW_DRIVER_PID=
+DW_STUB_PID=
 DW_IMAGE=${DW_IMAGE:-gl/busybox:latest}
 DW_TIMEOUT=${DW_TIMEOUT:-60}
 DW_STORAGE=${DW_STORAGE:-overlay2}
@@ -351,6 +357,88 @@ dw_driver_stop() {
 	DW_DRIVER_PID=
 }
 
+# The stub plugin: the calls and answers of moby's legacy remote driver and IPAM (20.10).
+_dw_stub_py() {
+	cat <<'EOF'
+import json, os, socketserver, subprocess, sys, threading
+from http.server import BaseHTTPRequestHandler
+SOCK = sys.argv[1]
+count = [0]
+lock = threading.Lock()
+def address(req):
+    if req.get("Address"):
+        return req["Address"] + "/24"
+    with lock:
+        count[0] += 1
+        return "192.168.1.%d/24" % (100 + (count[0] - 1) % 28)
+def answer(path, req):
+    if path == "/Plugin.Activate":
+        return {"Implements": ["NetworkDriver", "IpamDriver"]}
+    if path == "/NetworkDriver.GetCapabilities":
+        return {"Scope": "local"}
+    if path == "/IpamDriver.GetDefaultAddressSpaces":
+        return {"LocalDefaultAddressSpace": "stub-local", "GlobalDefaultAddressSpace": "stub-global"}
+    if path == "/IpamDriver.RequestPool":
+        return {"PoolID": "stub", "Pool": req.get("Pool") or "192.168.1.0/24", "Data": {}}
+    if path == "/IpamDriver.RequestAddress":
+        return {"Address": address(req), "Data": {}}
+    if path == "/NetworkDriver.CreateEndpoint":
+        return {"Interface": {}}
+    if path == "/NetworkDriver.Join":
+        name = "stb" + req["EndpointID"][:12]
+        subprocess.run(["ip", "link", "add", name, "link", "eth0", "type", "macvlan", "mode", "bridge"], check=True)
+        return {"InterfaceName": {"SrcName": name, "DstPrefix": "eth"}, "Gateway": "192.168.1.1"}
+    if path == "/NetworkDriver.DeleteEndpoint":
+        subprocess.run(["ip", "link", "del", "stb" + req["EndpointID"][:12]], stderr=subprocess.DEVNULL)
+    if path == "/NetworkDriver.EndpointOperInfo":
+        return {"Value": {}}
+    return {}
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            req = json.loads(body or b"{}") or {}
+        except ValueError:
+            req = {}
+        try:
+            out, code = answer(self.path, req), 200
+        except Exception as e:
+            out, code = {"Err": str(e), "Error": str(e)}, 500
+        sys.stderr.write("%s %s -> %s\n" % (self.path, json.dumps(req), json.dumps(out)))
+        sys.stderr.flush()
+        data = json.dumps(out).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/vnd.docker.plugins.v1+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+if os.path.exists(SOCK):
+    os.unlink(SOCK)
+Server(SOCK, Handler).serve_forever()
+EOF
+}
+
+dw_stub_start() {
+	local name=${1:-} i
+	[[ "$name" =~ ^[a-z][a-z0-9]{0,15}$ ]] || { _dw_err "bad plugin name '$name'"; return 1; }
+	command -v python3 >/dev/null || { _dw_err "python3 is missing (tests/install-deps.sh)"; return 1; }
+	_dw_stub_py >"$DW_DIR/stub.py" || return 1
+	rm -f "$DW_DIR/plugins/$name.sock"
+	_dw_spawn "$DW_DIR/stub-$name.log" python3 "$DW_DIR/stub.py" "/run/docker/plugins/$name.sock" || return 1
+	DW_STUB_PID=$_DW_PID
+	for ((i = 0; i < 100; i++)); do
+		[[ -S "$DW_DIR/plugins/$name.sock" ]] && return 0
+		_dw_alive "$DW_STUB_PID" || break
+		sleep 0.1
+	done
+	_dw_err "the stub plugin does not listen: $(tail -n 5 "$DW_DIR/stub-$name.log" 2>/dev/null)"
+	return 1
+}
+
 dw_ctr_pid() {
 	local pid
 	pid=$(dw_docker inspect -f '{{.State.Pid}}' "$1") || return 1
@@ -455,6 +543,8 @@ dw_down() {
 		[[ -z "$ids" ]] || DW_TIMEOUT=60 dw_docker rm -f $ids >/dev/null 2>&1 || rc=1
 	fi
 	dw_driver_stop KILL || rc=1
+	_dw_stop "$DW_STUB_PID" "the stub plugin" 5 || rc=1
+	DW_STUB_PID=
 	dw_dockerd_stop || rc=1
 	_dw_stop "$DW_CONTAINERD_PID" containerd 10 || rc=1
 	DW_CONTAINERD_PID=

@@ -110,6 +110,27 @@ else
 	t_skip "built-in macvlan -o parent=eth0.10 (802.1q link)" "NO 802.1q IN THIS KERNEL: the VLAN parent path is not tested here"
 fi
 
+case_plugin() {
+	local log
+	assert_ok dw_stub_start stub || return
+	assert_ok test -S "$DW_DIR/plugins/stub.sock" || return
+	# dockerd finds it as /run/docker/plugins/stub.sock of the world (legacy plugin discovery).
+	assert_ok dw_docker network create -d stub --ipam-driver stub --subnet 192.168.1.0/24 \
+		--gateway 192.168.1.1 -o parent=eth0 st || return
+	assert_ok dw_docker network inspect -f '{{.Driver}} {{.IPAM.Driver}}' st || return
+	assert_eq "stub stub" "$T_OUT" "docker network inspect st" || return
+	assert_ok dw_docker run --rm --network st "$DW_IMAGE" ip -4 -o addr show dev eth0 || return
+	assert_contains "inet 192.168.1.10" "$T_OUT" "the container's address from the stub" || return
+	log=$(cat "$DW_DIR/stub-stub.log")
+	assert_contains '/Plugin.Activate' "$log" "the stub's calls" || return
+	assert_contains '"RequestAddressType": "com.docker.network.gateway"' "$log" "the gateway's RequestAddress" || return
+	assert_contains '/NetworkDriver.Join' "$log" "the stub's calls" || return
+	assert_contains '/IpamDriver.ReleaseAddress' "$log" "the stub's calls" || return
+	assert_ok dw_docker network rm st || return
+	assert_eq "" "$(ip -n "$NODE" -o link show type macvlan 2>&1)" "macvlan links left in node1"
+}
+t_run "a legacy plugin on DW_DIR/plugins/stub.sock is discovered by dockerd (network create, docker run, the calls in order)" case_plugin
+
 case_restart() {
 	local pid1 pid2
 	assert_ok dw_docker run -d --name always --restart=always --network mv "$DW_IMAGE" sleep 3600 || return
