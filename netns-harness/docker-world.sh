@@ -59,6 +59,9 @@
 #
 # Settings: DW_IMAGE (gl/busybox:latest), DW_TIMEOUT (60), DW_STORAGE (overlay2).
 
+# shellcheck source=podman-world.sh
+. "$GL_TOP/netns-harness/podman-world.sh"
+
 DW_DIR=
 DW_NODE=
 DW_HOLDER=
@@ -489,48 +492,18 @@ dw_servers_stop() {
 	return 0
 }
 
-# The cgroup parent's directories in every hierarchy (cgroup v1 or v2), deepest first.
+# The cgroup and mount-namespace listers and the bounded killer are podman-world.sh's, run on
+# this world's cgroup parent, namespace and holder.
 _dw_cgroup_dirs() {
-	local top
-	[[ -n "$DW_CGROUP" ]] || return 0
-	while read -r top; do
-		find "$top" -depth -type d 2>/dev/null
-	done < <(find /sys/fs/cgroup -maxdepth 2 -type d -name "${DW_CGROUP#/}" 2>/dev/null)
-	return 0
+	PW_CGROUP=$DW_CGROUP _pw_cgroup_dirs
 }
 
 _dw_cgroup_pids() {
-	local d
-	for d in $(_dw_cgroup_dirs); do
-		cat "$d/cgroup.procs" 2>/dev/null
-	done | sort -u
-	return 0
+	PW_CGROUP=$DW_CGROUP _pw_cgroup_pids
 }
 
-# The pids in the mount namespace, but the holder.
 _dw_mntns_pids() {
-	local p
-	[[ -n "$DW_MNTNS" ]] || return 0
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
-		[[ "$p" != "$DW_HOLDER" && "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" == "$DW_MNTNS" ]] &&
-			printf '%s\n' "$p"
-	done
-	return 0
-}
-
-# _dw_kill WHAT LISTER: TERM what LISTER prints, 3 s of grace, then KILL; bounded.
-_dw_kill() {
-	local what=$1 lister=$2 pids i
-	for ((i = 0; i < 60; i++)); do
-		pids=$("$lister")
-		[[ -z "$pids" ]] && return 0
-		# shellcheck disable=SC2086
-		if ((i < 30)); then kill -TERM $pids 2>/dev/null; else kill -KILL $pids 2>/dev/null; fi
-		sleep 0.1
-	done
-	_dw_err "$what still running: $("$lister" | tr '\n' ' ')"
-	return 1
+	PW_MNTNS=$DW_MNTNS PW_HOLDER=$DW_HOLDER _pw_mntns_pids
 }
 
 dw_down() {
@@ -548,8 +521,8 @@ dw_down() {
 	dw_dockerd_stop || rc=1
 	_dw_stop "$DW_CONTAINERD_PID" containerd 10 || rc=1
 	DW_CONTAINERD_PID=
-	_dw_kill "container processes" _dw_cgroup_pids || rc=1
-	_dw_kill "processes in the mount namespace" _dw_mntns_pids || rc=1
+	_pw_kill "docker world: container processes" _dw_cgroup_pids || rc=1
+	_pw_kill "docker world: processes in the mount namespace" _dw_mntns_pids || rc=1
 	if [[ -n "$DW_HOLDER" ]]; then
 		kill -KILL "$DW_HOLDER" 2>/dev/null
 		wait "$DW_HOLDER" 2>/dev/null
