@@ -255,7 +255,8 @@ case_concurrent() {
 	local i n pids=() rc=0 ips=() ip got failed='' seen
 	for ((i = 1; i <= NC; i++)); do
 		n=$(printf 'conc%02d' "$i")
-		dw_docker run -d --name "$n" --network lan "$IMG" sleep 3600 >"$T_TMP/$n.out" 2>&1 &
+		# Bounded, generously: 20 starts at once share 2 cores with a sanitizer build.
+		DW_TIMEOUT=180 dw_docker run -d --name "$n" --network lan "$IMG" sleep 3600 >"$T_TMP/$n.out" 2>&1 &
 		pids+=($!)
 	done
 	for i in "${!pids[@]}"; do
@@ -279,7 +280,7 @@ case_concurrent() {
 	dw_servers_stop
 	pids=()
 	for ((i = 1; i <= NC; i++)); do
-		dw_docker rm -f "$(printf 'conc%02d' "$i")" >/dev/null 2>&1 &
+		DW_TIMEOUT=180 dw_docker rm -f "$(printf 'conc%02d' "$i")" >/dev/null 2>&1 &
 		pids+=($!)
 	done
 	for i in "${!pids[@]}"; do
