@@ -133,7 +133,7 @@ _dw_env() {
 	printf '%s\n' PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 		"DOCKER_CONFIG=$DW_DIR/cli" "TMPDIR=$DW_DIR/tmp"
 	local v
-	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS GAMELAN_LOG_LEVEL; do
 		[[ -n "${!v:-}" ]] && printf '%s=%s\n' "$v" "${!v}"
 	done
 	return 0

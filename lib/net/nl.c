@@ -49,9 +49,12 @@ struct nlmsghdr *gl_nl_build_link_new(void *buf, uint32_t seq, const struct gl_n
 	if (spec->netns_fd >= 0)
 		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)spec->netns_fd);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "macvlan");
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, spec->vlan_id ? "vlan" : "macvlan");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-	mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, spec->macvlan_mode);
+	if (spec->vlan_id)
+		mnl_attr_put_u16(nlh, IFLA_VLAN_ID, spec->vlan_id);
+	else
+		mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, spec->macvlan_mode);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
 	return nlh;

@@ -22,6 +22,7 @@ struct gl_nl_link_spec {
 	const uint8_t *mac;          /* NULL = kernel picks */
 	int netns_fd;                /* -1 = create where the socket lives */
 	bool up;
+	uint16_t vlan_id;            /* non-zero: an 802.1q link on master, not a macvlan */
 };
 
 struct gl_nl_link {

@@ -89,6 +89,10 @@ _t_at_exit() {
 	if [[ "$T_STATE" == open ]]; then
 		t_fail "the script ended before the case did"
 	fi
+	# T_KEEP=DIR keeps the test's files (daemon logs, stores) for a look after a failure.
+	if [[ -n "${T_KEEP:-}" ]]; then
+		mkdir -p "$T_KEEP" && cp -a "$T_TMP" "$T_KEEP/" 2>/dev/null
+	fi
 	rm -rf "$T_TMP"
 }
 world_at_exit _t_at_exit

@@ -198,6 +198,27 @@ static void test_link_new_minimal(void **state)
 	assert_u32_attr(&t, IFLA_NET_NS_FD, 0);
 }
 
+static void test_link_new_vlan(void **state)
+{
+	char buf[GL_NL_BUFSIZE];
+	struct gl_nl_link_spec spec = { .name = "eth0.10", .master = 4, .netns_fd = -1, .vlan_id = 10 };
+	struct nlmsghdr *nlh = gl_nl_build_link_new(buf, 3, &spec);
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct tb t, info, data;
+
+	/* An 802.1q link (gamelan-docker's -o parent=eth0.10): kind vlan and
+	 * its id as the only data (no macvlan mode, which has the same number). */
+	collect(nlh, sizeof(*ifi), &t);
+	assert_str_attr(&t, IFLA_IFNAME, "eth0.10");
+	assert_u32_attr(&t, IFLA_LINK, 4);
+	collect_nested(t.a[IFLA_LINKINFO], &info);
+	assert_str_attr(&info, IFLA_INFO_KIND, "vlan");
+	collect_nested(info.a[IFLA_INFO_DATA], &data);
+	assert_int_equal(data.n, 1);
+	assert_non_null(data.a[IFLA_VLAN_ID]);
+	assert_int_equal(mnl_attr_get_u16(data.a[IFLA_VLAN_ID]), 10);
+}
+
 static void test_link_new_round_trip(void **state)
 {
 	char buf[GL_NL_BUFSIZE];
@@ -1384,6 +1405,7 @@ int main(void)
 		cmocka_unit_test(test_link_new_macvlan),
 		cmocka_unit_test(test_link_new_minimal),
 		cmocka_unit_test(test_link_new_round_trip),
+		cmocka_unit_test(test_link_new_vlan),
 		cmocka_unit_test(test_link_get),
 		cmocka_unit_test(test_link_del),
 		cmocka_unit_test(test_link_set),
