@@ -74,9 +74,10 @@ int dk_save_ep(struct dk *d, const struct dk_ep *e, struct gl_err *err);
 
 /* ipam.c */
 extern const struct dk_route dk_ipam_routes[];
-/* After Join: learn the endpoint's container name and make an address given
- * to an unnamed container that name's. */
-void dk_confirm_name(struct dk *d, const struct dk_ep *e);
+/* After Join (nobody waits): learn the endpoint's container from dockerd,
+ * make an address given to an unnamed container that name's, and honour
+ * its label gamelan.snat=true. Retried, bounded. */
+void dk_ep_learn(struct dk *d, const struct dk_ep *e);
 /* Learn a new network's name from dockerd (soon after CreateNetwork, retried). */
 void dk_learn_net_name(struct dk *d, const char *net_id);
 /* The MAC an address gets: the same address, the same MAC. */
@@ -84,5 +85,7 @@ void dk_mac_of(const struct dk_net *n, const struct gl_prefix *addr, uint8_t ret
 
 /* net.c */
 extern const struct dk_route dk_net_routes[];
+/* Install e's in-container SNAT as soon as Docker has put its link there. */
+void dk_snat_watch(struct dk *d, const char *ep_id);
 /* Links a crash left in dockerd's netns (gl* of no known endpoint). */
 void dk_sweep_links(struct dk *d);

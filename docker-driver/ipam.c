@@ -494,11 +494,12 @@ const struct dk_route dk_ipam_routes[] = {
 	{ NULL, false, NULL },
 };
 
-/* ---- naming an unnamed container's address after Join ---- */
+/* ---- what Join does not say: the endpoint's container ---- */
 
 struct confirm {
 	struct dk *d;
 	char ep[DK_ID_MAX];
+	char cid[DK_ID_MAX];
 	int tries;
 };
 
@@ -519,16 +520,17 @@ static int rekey(struct dk *d, const struct dk_pool *p, const struct gl_ip *ip, 
 	r = ops->scan(d->store, p->id, &l, err);
 	if (r < 0)
 		goto fail;
+	for (size_t i = 0; i < l.n; i++)
+		if (gl_ip_equal(&l.v[i].ip, ip))
+			row = &l.v[i];
+	if (!row || !is_anon(row->identity) || row->state != GL_RESV_BOUND)
+		goto fail;
 	for (size_t i = 0; i < l.n; i++) {
 		if (strcmp(l.v[i].identity, name) == 0) {
 			gl_info("%s keeps its own address; this run's stays unnamed", name);
 			goto fail;
 		}
-		if (gl_ip_equal(&l.v[i].ip, ip))
-			row = &l.v[i];
 	}
-	if (!row || !is_anon(row->identity) || row->state != GL_RESV_BOUND)
-		goto fail;
 	gl_strlcpy(row->identity, name, sizeof(row->identity));
 	if (dk_id_valid(cid))
 		gl_strlcpy(row->container_id, cid, sizeof(row->container_id));
@@ -536,7 +538,10 @@ static int rekey(struct dk *d, const struct dk_pool *p, const struct gl_ip *ip, 
 	r = ops->update(d->store, row, err);
 	if (r < 0)
 		goto fail;
-	return ops->commit(d->store, err);
+	r = ops->commit(d->store, err);
+	if (r >= 0)
+		gl_info("%s is the unnamed container that took %s", name, gl_ip_str(ip, (char[64]){ 0 }, 64));
+	return r;
 fail:
 	ops->rollback(d->store);
 	return r < 0 ? r : 0;
@@ -547,59 +552,95 @@ static void confirm_retry(struct gl_loop *l, void *userdata)
 	confirm_start(userdata);
 }
 
+/* Try c again later (bounded), or give up: 0 when retried. */
+static int confirm_again(struct confirm *c, const char *what)
+{
+	if (++c->tries < DK_CONFIRM_TRIES &&
+	    gl_loop_timer_add(c->d->loop, DK_CONFIRM_RETRY_MS, 0, confirm_retry, c, NULL) >= 0)
+		return 0;
+	gl_warn("endpoint %.12s: %s", c->ep, what);
+	free(c);
+	return -ETIMEDOUT;
+}
+
+static void label_answered(int r, long status, const char *body, size_t len, void *userdata)
+{
+	struct confirm *c = userdata;
+	char v[16];
+
+	if (!dk_ep_find(c->d, c->ep)) {
+		free(c);
+		return;
+	}
+	if (r < 0 || status != 200) {
+		confirm_again(c, "its container's labels are unknown: no " "gamelan.snat label is honoured");
+		return;
+	}
+	if (dk_label_parse(body, len, "gamelan.snat", v, sizeof(v)) == 0 && strcmp(v, "true") == 0)
+		dk_snat_watch(c->d, c->ep);
+	free(c);
+}
+
 static void confirm_answered(int r, long status, const char *body, size_t len, void *userdata)
 {
 	struct confirm *c = userdata;
 	struct dk *d = c->d;
-	char name[DK_NAME_MAX], cid[GL_CNI_ID_MAX];
+	char name[DK_NAME_MAX], cid[GL_CNI_ID_MAX], path[512];
 	struct gl_err err = { 0 };
 	struct dk_ep *e = dk_ep_find(d, c->ep);
 	struct dk_net *n = e ? dk_net_find(d, e->net) : NULL;
 	struct dk_pool *p = n && n->pool_id[0] ? dk_pool_find(d, n->pool_id) : NULL;
 
-	if (!p)
-		goto done;
-	if (r < 0 || status != 200 || dk_ep_name_parse(body, len, c->ep, name, cid) < 0) {
-		if (++c->tries < DK_CONFIRM_TRIES &&
-		    gl_loop_timer_add(d->loop, DK_CONFIRM_RETRY_MS, 0, confirm_retry, c, NULL) >= 0)
-			return;
-		gl_warn("endpoint %.12s: its container's name is still unknown; its address stays unnamed",
-			c->ep);
-		goto done;
+	if (!n) {
+		free(c);
+		return;
 	}
-	if (rekey(d, p, &e->addr.ip, name, cid, &err) < 0)
+	if (r < 0 || status != 200 || dk_ep_name_parse(body, len, c->ep, name, cid) < 0) {
+		confirm_again(c, "its container is still unknown: an unnamed address stays unnamed");
+		return;
+	}
+	if (p && rekey(d, p, &e->addr.ip, name, cid, &err) < 0)
 		gl_warn("endpoint %.12s (%s): %s", c->ep, name, err.msg);
-	else
-		gl_debug("endpoint %.12s is %s", c->ep, name);
-done:
-	free(c);
+	gl_debug("endpoint %.12s is %s", c->ep, name);
+	if (n->snat || !dk_id_valid(cid)) {
+		free(c);
+		return;
+	}
+	/* The label gamelan.snat=true: the list has labels without waiting on
+	 * the container's lock, which its start still holds. */
+	gl_strlcpy(c->cid, cid, sizeof(c->cid));
+	c->tries = 0;
+	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%%7B%%22id%%22%%3A%%5B%%22%s%%22%%5D%%7D", cid);
+	if (dk_api_get(d->loop, d->docker_sock, path, DK_CONFIRM_TIMEOUT_MS, label_answered, c) < 0)
+		free(c);
 }
 
 static void confirm_start(struct confirm *c)
 {
 	struct dk_ep *e = dk_ep_find(c->d, c->ep);
-	char path[128];
+	char path[256];
+	int r;
 
 	if (!e) {
 		free(c);
 		return;
 	}
-	snprintf(path, sizeof(path), "/networks/%s", e->net);
-	if (dk_api_get(c->d->loop, c->d->docker_sock, path, DK_CONFIRM_TIMEOUT_MS, confirm_answered, c) < 0)
+	if (c->cid[0]) {
+		snprintf(path, sizeof(path), "/containers/json?all=1&filters=%%7B%%22id%%22%%3A%%5B%%22%s%%22%%5D%%7D",
+			 c->cid);
+		r = dk_api_get(c->d->loop, c->d->docker_sock, path, DK_CONFIRM_TIMEOUT_MS, label_answered, c);
+	} else {
+		snprintf(path, sizeof(path), "/networks/%s", e->net);
+		r = dk_api_get(c->d->loop, c->d->docker_sock, path, DK_CONFIRM_TIMEOUT_MS, confirm_answered, c);
+	}
+	if (r < 0)
 		free(c);
 }
 
-void dk_confirm_name(struct dk *d, const struct dk_ep *e)
+void dk_ep_learn(struct dk *d, const struct dk_ep *e)
 {
-	struct gl_err err = { 0 };
-	struct dk_net *n = dk_net_find(d, e->net);
-	struct dk_pool *p = n && n->pool_id[0] ? dk_pool_find(d, n->pool_id) : NULL;
-	struct gl_resv row;
-	struct confirm *c;
+	struct confirm *c = calloc(1, sizeof(*c));
 
-	if (!p || row_of(d, p, &e->addr.ip, &row, &err) < 0 || !is_anon(row.identity))
-		return;
-	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->d = d;

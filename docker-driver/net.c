@@ -18,7 +18,6 @@
 #include "net/snat.h"
 
 #define SANDBOX_LINKS_MAX 64
-#define LABEL_SNAT "gamelan.snat"
 
 static int link_get(struct dk *d, const char *name, struct gl_nl_link *ret, struct gl_err *err)
 {
@@ -318,7 +317,7 @@ static int join(struct dk *d, json_object *req, json_object *resp, const struct 
 		json_object_object_add(resp, "Gateway", json_object_new_string(gl_ip_str(&n->gw, gw, sizeof(gw))));
 	else
 		json_object_object_add(resp, "DisableGatewayService", json_object_new_boolean(true));
-	dk_confirm_name(d, e);
+	dk_ep_learn(d, e);
 	return 0;
 }
 
@@ -328,21 +327,6 @@ static int leave(struct dk *d, json_object *req, json_object *resp, const struct
 	const char *net_id, *ep_id;
 
 	return ep_ids(req, &net_id, &ep_id, err);
-}
-
-/* The container asked for SNAT with a label gamelan.snat=true. */
-static bool label_snat(json_object *req)
-{
-	json_object *opts, *v, *g;
-
-	if (!json_object_object_get_ex(req, "Options", &opts) || !json_object_is_type(opts, json_type_object))
-		return false;
-	if (json_object_object_get_ex(opts, "com.docker.network.generic", &g) &&
-	    json_object_is_type(g, json_type_object) && json_object_object_get_ex(g, LABEL_SNAT, &v))
-		opts = g;
-	else if (!json_object_object_get_ex(opts, LABEL_SNAT, &v))
-		return false;
-	return json_object_is_type(v, json_type_string) && strcmp(json_object_get_string(v), "true") == 0;
 }
 
 /* The name Docker gave e's link in the sandbox: the link with e's MAC, renamed
@@ -452,7 +436,6 @@ static int program_conn(struct dk *d, json_object *req, json_object *resp, const
 			struct gl_err *err)
 {
 	const char *net_id, *ep_id;
-	struct snat_wait *w;
 	struct dk_net *n;
 	struct dk_ep *e;
 	int r;
@@ -464,21 +447,23 @@ static int program_conn(struct dk *d, json_object *req, json_object *resp, const
 	e = dk_ep_find(d, ep_id);
 	if (!n || !e)
 		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "endpoint %.12s is unknown", ep_id);
-	if (!n->snat && !label_snat(req))
-		return 0;
-	if (!n->has_gw)
-		return gl_err_set(err, GL_ERR_INVALID_CONFIG, "snat needs the network's gateway");
-	w = calloc(1, sizeof(*w));
+	if (n->snat)
+		dk_snat_watch(d, ep_id);
+	return 0;
+}
+
+void dk_snat_watch(struct dk *d, const char *ep_id)
+{
+	struct snat_wait *w = calloc(1, sizeof(*w));
+
 	if (!w)
-		return -ENOMEM;
+		return;
 	w->d = d;
 	gl_strlcpy(w->ep, ep_id, sizeof(w->ep));
-	r = gl_loop_timer_add(d->loop, 0, 0, snat_poll, w, NULL);
-	if (r < 0) {
+	if (gl_loop_timer_add(d->loop, 0, 0, snat_poll, w, NULL) < 0) {
+		gl_error("endpoint %.12s: no in-container SNAT: cannot arm a timer", ep_id);
 		free(w);
-		return gl_err_from(err, r, GL_ERR_INTERNAL, "arming a timer: %s", strerror(-r));
 	}
-	return 0;
 }
 
 static int revoke_conn(struct dk *d, json_object *req, json_object *resp, const struct gl_http_req *hr,

@@ -595,3 +595,24 @@ int dk_net_name_parse(const char *body, size_t len, char ret_name[DK_NAME_MAX])
 	gl_strlcpy(ret_name, name, DK_NAME_MAX);
 	return 0;
 }
+
+int dk_label_parse(const char *body, size_t len, const char *key, char *buf, size_t size)
+{
+	_cleanup_json_ json_object *list = parse_any(body, len);
+	json_object *c, *labels;
+	const char *v;
+
+	if (!list || !json_object_is_type(list, json_type_array))
+		return -EBADMSG;
+	if (json_object_array_length(list) < 1)
+		return -ENOENT;
+	c = json_object_array_get_idx(list, 0);
+	if (!json_object_is_type(c, json_type_object))
+		return -EBADMSG;
+	if (!json_object_object_get_ex(c, "Labels", &labels) || !json_object_is_type(labels, json_type_object))
+		return -ENOENT;
+	v = str_of(labels, key);
+	if (!v)
+		return -ENOENT;
+	return gl_strlcpy(buf, v, size) < 0 ? -EBADMSG : 0;
+}

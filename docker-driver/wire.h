@@ -118,6 +118,9 @@ int dk_net_name_parse(const char *body, size_t len, char ret_name[DK_NAME_MAX]);
  * {"<cid>": {"Name", "EndpointID"}} or "ep-<id>" keys); -ENOENT when absent. */
 int dk_ep_name_parse(const char *body, size_t len, const char *ep_id, char ret_name[DK_NAME_MAX],
 		     char ret_cid[GL_CNI_ID_MAX]);
+/* GET /containers/json?filters={"id":[...]}: label key of the first
+ * container listed, into buf. -ENOENT when it has none, -EBADMSG. */
+int dk_label_parse(const char *body, size_t len, const char *key, char *buf, size_t size);
 /* A Docker container name is [a-zA-Z0-9][a-zA-Z0-9_.-]*; a leading '/' is dropped. */
 bool dk_name_valid(const char *name);
 /* The link name for an endpoint: "gl" + its first 12 characters. */

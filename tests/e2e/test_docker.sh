@@ -310,6 +310,64 @@ case_wan_refused() {
 t_run "network lan (no snat), the router forwarding udp/$PORT to srv: the LAN-only server refuses the WAN player" \
 	case_wan_refused
 
+# ---- the label gamelan.snat=true on a network without -o snat ----
+
+case_label_snat() {
+	local log=$T_TMP/lbl.log
+	run_ok lbl --network lan --label gamelan.snat=true || return
+	addr_ok lbl lan || return
+	# Installed once Docker has put the link in the container and the label was read: bounded.
+	lbl_table() { dw_nsenter lbl nft list ruleset 2>&1 | grep -q 'hook input'; }
+	wait_until 30 lbl_table || { t_fail "no SNAT table in lbl: $(dw_nsenter lbl nft list ruleset 2>&1 | head -c 300)"; return 1; }
+	assert_ok dw_server_start lbl "$PORT" "$log" || return
+	assert_ok router_port_forward game "$PORT" "$IP" || return
+	assert_ok ns_conntrack_flush router || return
+	assert_rc 0 game_join wanp "$WAN" "$PORT" friend || return
+	assert_match '^accepted friend from \[LAN\] 192\.168\.1\.1$' "$T_OUT" "the reply with the label" || return
+	assert_ok router_forward_del game || return
+	dw_servers_stop
+	rm_ok lbl
+}
+gamelan_only "docker run --label gamelan.snat=true on lan (no -o snat): the WAN player is accepted as 192.168.1.1" \
+	case_label_snat
+
+# ---- bad requests straight to the plugin socket ----
+
+# plug PATH BODY: POST BODY to the driver's socket; T_OUT the answer, T_RC curl's status.
+plug() {
+	assert_ok curl -sS --max-time 10 --unix-socket "$DW_DIR/plugins/gamelan.sock" -X POST \
+		--data-binary "$2" "http://plugin$1"
+}
+
+case_bad_requests() {
+	local rows
+	rows=$(db_snap)
+	plug /IpamDriver.RequestAddress '{"PoolID": 7' || return
+	assert_contains '"Error":"gamelan: malformed JSON' "$T_OUT" "RequestAddress with broken JSON" || return
+	plug /IpamDriver.RequestAddress '{"PoolID":"gamelan:10.99.0.0/16"}' || return
+	assert_contains '"Error":"gamelan: unknown pool gamelan:10.99.0.0/16"' "$T_OUT" "RequestAddress of an unknown pool" || return
+	plug /IpamDriver.RequestPool '{"Pool":"300.1.2.0/24"}' || return
+	assert_contains '"Error":"gamelan: --subnet 300.1.2.0/24 is not an IPv4 prefix"' "$T_OUT" "RequestPool of a bad prefix" || return
+	plug /IpamDriver.RequestPool '{"Pool":"192.168.1.0/25"}' || return
+	assert_contains '"Error":"gamelan: Pool overlaps' "$T_OUT" "RequestPool overlapping lan's" || return
+	plug /NetworkDriver.CreateEndpoint '{"NetworkID":"../../etc","EndpointID":"x"}' || return
+	assert_contains '"Err":"gamelan: NetworkID and EndpointID must be Docker IDs"' "$T_OUT" "CreateEndpoint with bad IDs" || return
+	plug /NetworkDriver.Join '{"NetworkID":"abc","EndpointID":"def","SandboxKey":"relative"}' || return
+	assert_contains '"Err":"gamelan: SandboxKey must be an absolute path"' "$T_OUT" "Join with a relative SandboxKey" || return
+	plug /NetworkDriver.CreateNetwork '{"NetworkID":"abc","Options":{"com.docker.network.generic":{"parent":"eth0","colour":"red"}},"IPv4Data":[{"Pool":"10.98.0.0/24"}]}' || return
+	assert_contains '"Err":"gamelan: unknown option -o colour' "$T_OUT" "CreateNetwork with an unknown option" || return
+	head -c 1100000 /dev/zero | tr '\0' 'a' >"$T_TMP/big"
+	assert_ok curl -sS --max-time 10 -o /dev/null -w '%{http_code}' --unix-socket "$DW_DIR/plugins/gamelan.sock" \
+		-X POST --data-binary "@$T_TMP/big" http://plugin/IpamDriver.RequestAddress || return
+	assert_eq 413 "$T_OUT" "a body over 1 MiB" || return
+	plug /Plugin.Activate '' || return
+	assert_eq '{"Implements":["NetworkDriver","IpamDriver"]}' "$T_OUT" "Activate after the bad requests" || return
+	assert_eq "$rows" "$(db_snap)" "the store after the bad requests" || return
+	assert_ok dw_docker network ls
+}
+gamelan_only "bad requests to the plugin socket (broken JSON, unknown pool, bad prefix, overlap, bad IDs, relative sandbox, unknown option, 1.1 MB): Docker's error shape with a message, the daemon answers on, the store unchanged" \
+	case_bad_requests
+
 # ---- dockerd restarted with --restart=always containers ----
 
 all_running() {
