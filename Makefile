@@ -91,7 +91,7 @@ UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all deps check unit e2e demo bench install clean fuzz fuzzers
+.PHONY: all deps check unit e2e demo bench install install-docker clean fuzz fuzzers
 all: $(PLUGINS) $(DAEMONS) $(HARNESS) $(BENCHES)
 
 $(OBJ)/%.o: %.c
@@ -189,6 +189,12 @@ install: $(PLUGINS)
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(CNI_BIN_DIR)/
 	ln -sf $(CNI_BIN_DIR)/gamelan-ipam $(DESTDIR)$(PREFIX)/bin/gamelan-ipam
 	ln -sf $(CNI_BIN_DIR)/gamelan-snat $(DESTDIR)$(PREFIX)/bin/gamelan-snat
+
+# gamelan-docker and its systemd unit (conf/docker/README.md).
+install-docker: $(BIN)/gamelan-docker
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/systemd/system
+	install -m 0755 $(BIN)/gamelan-docker $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 conf/docker/gamelan-docker.service $(DESTDIR)/etc/systemd/system/
 
 clean:
 	rm -rf build

@@ -119,6 +119,23 @@ serve_ok() {
 	assert_match '^accepted wilson from \[LAN\] 192\.168\.1\.77$' "$T_OUT" "the LAN player's reply from $1"
 }
 
+# ---- the systemd unit ----
+
+case_unit() {
+	local unit=$GL_TOP/conf/docker/gamelan-docker.service exec args
+	exec=$(sed -n 's/^ExecStart=//p' "$unit")
+	assert_match '^/usr/local/bin/gamelan-docker ' "$exec" "the unit's ExecStart" || return
+	read -ra args <<<"${exec#* }"
+	# Every option the unit passes is one gamelan-docker takes (parsed in order, before --help).
+	assert_ok "$GL_BIN/gamelan-docker" "${args[@]}" --help || return
+	assert_contains "Usage: gamelan-docker" "$T_OUT" "--help after the unit's options" || return
+	assert_rc 2 "$GL_BIN/gamelan-docker" "${args[@]}" --no-such-option || return
+	assert_contains "Before=docker.service" "$(cat "$unit")" "the unit's ordering" || return
+	assert_contains "--foreground" "$exec" "the unit runs it in the foreground (Type=simple)"
+}
+t_run "conf/docker/gamelan-docker.service: its ExecStart options are gamelan-docker's, it starts before docker.service" \
+	case_unit
+
 # ---- networks ----
 
 case_networks() {
