@@ -80,7 +80,6 @@ DW_SERVER_PID=
 DW_DOCKER=/usr/bin/docker
 DW_DOCKERD=/usr/sbin/dockerd
 DW_CONTAINERD=/usr/bin/containerd
-_DW_SERVERS=()
 _DW_AT_EXIT=
 
 _dw_err() {
@@ -466,30 +465,16 @@ dw_ctr_eth0() {
 }
 
 dw_server_start() {
-	local ctr=$1 port=$2 log=$3 pid i
-	shift 3
-	[[ "$port" =~ ^[0-9]{1,5}$ ]] || { _dw_err "bad port '$port'"; return 1; }
+	local ctr=$1 pid
+	[[ "$2" =~ ^[0-9]{1,5}$ ]] || { _dw_err "bad port '$2'"; return 1; }
 	pid=$(dw_ctr_pid "$ctr") || return 1
-	nsenter -t "$pid" -n -- "$GL_BIN/lanserver" --port "$port" "$@" </dev/null >"$log" 2>&1 &
-	DW_SERVER_PID=$!
-	_DW_SERVERS+=("$DW_SERVER_PID")
-	for ((i = 0; i < 200; i++)); do
-		[[ -n "$(nsenter -t "$pid" -n -- ss -Huln "sport = :$port" 2>/dev/null)" ]] && return 0
-		_dw_alive "$DW_SERVER_PID" || break
-		sleep 0.1
-	done
-	_dw_err "lanserver in $ctr does not listen on $port; its log: $(cat "$log")"
-	return 1
+	shift
+	_pw_lanserver "$pid" "$ctr" "$@" || return 1
+	DW_SERVER_PID=$PW_SERVER_PID
 }
 
 dw_servers_stop() {
-	local p
-	for p in "${_DW_SERVERS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	_DW_SERVERS=()
-	return 0
+	pw_servers_stop
 }
 
 # The cgroup and mount-namespace listers and the bounded killer are podman-world.sh's, run on

@@ -190,10 +190,18 @@ pw_nsenter() {
 }
 
 pw_server_start() {
-	local ctr=$1 port=$2 log=$3 pid i
-	shift 3
-	[[ "$port" =~ ^[0-9]{1,5}$ ]] || { _pw_err "bad port '$port'"; return 1; }
+	local ctr=$1 pid
+	[[ "$2" =~ ^[0-9]{1,5}$ ]] || { _pw_err "bad port '$2'"; return 1; }
 	pid=$(pw_ctr_pid "$ctr") || return 1
+	shift
+	_pw_lanserver "$pid" "$ctr" "$@"
+}
+
+# _pw_lanserver PID CTR PORT LOG [ARGS...]: lanserver in the netns of process PID (container
+# CTR, for messages), waited for (bounded) until it listens; the docker world's too.
+_pw_lanserver() {
+	local pid=$1 ctr=$2 port=$3 log=$4 i
+	shift 4
 	nsenter -t "$pid" -n -- "$GL_BIN/lanserver" --port "$port" "$@" </dev/null >"$log" 2>&1 &
 	PW_SERVER_PID=$!
 	_PW_SERVERS+=("$PW_SERVER_PID")
