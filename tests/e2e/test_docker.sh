@@ -136,6 +136,42 @@ case_unit() {
 t_run "conf/docker/gamelan-docker.service: its ExecStart options are gamelan-docker's, it starts before docker.service" \
 	case_unit
 
+# ---- without --foreground: it detaches once it listens ----
+
+DET_PID=
+_det_stop() {
+	[[ -n "$DET_PID" ]] && kill "$DET_PID" 2>/dev/null
+	return 0
+}
+world_at_exit _det_stop
+
+case_detach() {
+	local dir=$T_TMP/det ns i
+	ns=$(world_ns node2)
+	mkdir -p "$dir"
+	# In node2's netns (it sweeps links of its own netns at start), no dockerd behind it.
+	assert_ok timeout 60 ip netns exec "$ns" "$GL_BIN/gamelan-docker" --socket "$dir/gamelan.sock" \
+		--db "$dir/docker.db" --docker-host "unix://$dir/no-dockerd.sock" || return
+	assert_eq "" "$T_OUT" "what the detaching parent printed" || return
+	[[ -S "$dir/gamelan.sock" ]] || { t_fail "no socket at $dir/gamelan.sock once the parent exited"; return 1; }
+	DET_PID=$(ip netns exec "$ns" ss -xlpn 2>/dev/null | grep -F "$dir/gamelan.sock" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+	assert_match '^[0-9]+$' "$DET_PID" "the daemon's pid (ss)" || return
+	assert_ok curl -sS --max-time 10 --unix-socket "$dir/gamelan.sock" -X POST http://plugin/Plugin.Activate || return
+	assert_contains '"IpamDriver"' "$T_OUT" "Activate of the detached daemon" || return
+	assert_file_mode "$dir/docker.db" 600 || return
+	assert_file_mode "$dir/gamelan.sock" 600 || return
+	kill "$DET_PID"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$DET_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$DET_PID" 2>/dev/null || { t_fail "the detached daemon survived SIGTERM"; return 1; }
+	DET_PID=
+	[[ ! -e "$dir/gamelan.sock" ]] || { t_fail "the socket stayed after SIGTERM"; return 1; }
+}
+gamelan_only "gamelan-docker without --foreground: the parent exits 0 once the socket answers, store and socket 0600, SIGTERM stops it and removes the socket" \
+	case_detach
+
 # ---- networks ----
 
 case_networks() {
