@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include "base/json.h"
 #include "base/log.h"
+#include "api.h"
 #include "base/util.h"
 
 #define CT_PLUGIN "application/vnd.docker.plugins.v1+json"
@@ -130,6 +131,8 @@ void dk_close(struct dk *d)
 {
 	gl_http_free(d->http);
 	d->http = NULL;
+	gl_loop_timer_free(d->ping);
+	d->ping = NULL;
 	gl_nl_close(d->nl);
 	d->nl = NULL;
 	dk_state_close(d->meta);
@@ -230,6 +233,7 @@ static int dispatch(const struct gl_http_req *hr, struct gl_http_resp *resp, voi
 static int activate(struct dk *d, json_object *req, json_object *resp, const struct gl_http_req *hr,
 		    struct gl_err *err)
 {
+	dk_dockerd_started(d);
 	json_object *impl = json_object_new_array();
 
 	json_object_array_add(impl, json_object_new_string("NetworkDriver"));
@@ -268,4 +272,51 @@ int dk_serve(struct dk *d, const char *socket_path, struct gl_err *err)
 		}
 	}
 	return gl_http_listen_unix(d->http, socket_path, 0600, err);
+}
+
+/* ---- is dockerd serving its API? ---- */
+
+int64_t dk_who_timeout(const struct dk *d)
+{
+	return d->serving ? DK_WHO_TIMEOUT_SERVING_MS : DK_WHO_TIMEOUT_MS;
+}
+
+void dk_api_seen(struct dk *d, int r)
+{
+	bool was = d->serving;
+
+	if (r == 0)
+		d->serving = true;
+	else if (r == -ETIMEDOUT || r == -ECONNREFUSED)
+		d->serving = false;
+	if (was != d->serving)
+		gl_info("dockerd %s", d->serving ? "serves its API" : "does not answer its API: short lookups");
+}
+
+static void ping_answered(int r, long status, const char *body, size_t len, void *userdata)
+{
+	dk_api_seen(userdata, r == 0 && status != 200 ? -EIO : r);
+}
+
+static void ping_tick(struct gl_loop *l, void *userdata)
+{
+	struct dk *d = userdata;
+
+	if (!d->serving)
+		dk_api_get(d->loop, d->docker_sock, "/_ping", DK_PING_MS, ping_answered, d);
+}
+
+int dk_ping_start(struct dk *d)
+{
+	return gl_loop_timer_add(d->loop, 0, DK_PING_MS, ping_tick, d, &d->ping);
+}
+
+void dk_dockerd_started(struct dk *d)
+{
+	if (d->serving)
+		gl_info("dockerd activated the plugin: it (re)started, short lookups until it serves its API");
+	d->serving = false;
+	/* Ask at once: dockerd also activates a plugin it already knows, and
+	 * then answers its API as before. */
+	dk_api_get(d->loop, d->docker_sock, "/_ping", DK_PING_MS, ping_answered, d);
 }

@@ -19,9 +19,15 @@
 #define DK_POOLS_MAX 64
 #define DK_NETS_MAX 64
 #define DK_EPS_MAX 4096
-/* The name lookup at RequestAddress: dockerd's restore at boot does not
- * answer at all, and docker run waits for us meanwhile. */
+/* The name lookup at RequestAddress. While dockerd is not known to serve
+ * its API (it restores containers at boot before it does, and it asks for
+ * their addresses meanwhile, waiting on us) the bound is short; once it has
+ * answered, a loaded machine gets longer before a container loses its
+ * name's address. */
 #define DK_WHO_TIMEOUT_MS 1000
+#define DK_WHO_TIMEOUT_SERVING_MS 8000
+/* How often dockerd's /_ping is asked while it is not known to serve. */
+#define DK_PING_MS 2000
 /* The name lookup after Join answered: nobody waits for it. */
 #define DK_CONFIRM_TIMEOUT_MS 5000
 #define DK_CONFIRM_TRIES 30
@@ -42,8 +48,8 @@ struct dk {
 	int n_nets;
 	struct dk_ep *eps;                /* DK_EPS_MAX */
 	int n_eps;
-	uint64_t seq;                     /* anonymous identities */
-	int64_t who_timeout_ms;
+	bool serving;                     /* dockerd answered its API since it last (re)started */
+	struct gl_loop_timer *ping;
 };
 
 /* What a handler does with a request: 0 answered in resp, 1 taken (it
@@ -71,6 +77,16 @@ struct dk_ep *dk_ep_find(struct dk *d, const char *id);
 int dk_save_pool(struct dk *d, const struct dk_pool *p, struct gl_err *err);
 int dk_save_net(struct dk *d, const struct dk_net *n, struct gl_err *err);
 int dk_save_ep(struct dk *d, const struct dk_ep *e, struct gl_err *err);
+
+/* The bound of a lookup at RequestAddress (see DK_WHO_TIMEOUT_MS). */
+int64_t dk_who_timeout(const struct dk *d);
+/* An API call's outcome: a refused connection or a timeout means dockerd
+ * is not serving (any more); an answer that it is. */
+void dk_api_seen(struct dk *d, int r);
+/* Ask dockerd's /_ping now and then while it is not known to serve;
+ * dockerd (re)started (it activates the plugin again). */
+int dk_ping_start(struct dk *d);
+void dk_dockerd_started(struct dk *d);
 
 /* ipam.c */
 extern const struct dk_route dk_ipam_routes[];

@@ -185,7 +185,7 @@ static int list_start(struct dk *d, const struct dk_net *n, struct pending *pd)
 
 	snprintf(path, sizeof(path),
 		 "/containers/json?all=1&filters=%%7B%%22network%%22%%3A%%5B%%22%s%%22%%5D%%7D", n->name);
-	return dk_api_get(d->loop, d->docker_sock, path, d->who_timeout_ms, list_answered, pd);
+	return dk_api_get(d->loop, d->docker_sock, path, dk_who_timeout(d), list_answered, pd);
 }
 
 /* Allocate for whoever who names (who NULL or not one candidate: unnamed)
@@ -229,6 +229,7 @@ static void list_answered(int r, long status, const char *body, size_t len, void
 	struct pending *pd = userdata;
 	struct dk_who *who;
 
+	dk_api_seen(pd->d, r);
 	if (r < 0 || status != 200) {
 		unnamed(pd, r, status);
 		return;
@@ -271,6 +272,7 @@ static void name_answered(int r, long status, const char *body, size_t len, void
 	struct pending *pd = userdata;
 	struct dk_net *n;
 
+	dk_api_seen(pd->d, r);
 	r = learned(pd->d, pd->network_id, r, status, body, len);
 	n = dk_net_find(pd->d, pd->network_id);
 	if (r < 0 || !n || list_start(pd->d, n, pd) < 0)
@@ -364,7 +366,7 @@ aux_done:
 		r = list_start(d, n, pd);
 	} else {
 		snprintf(path, sizeof(path), "/networks/%s", p->network_id);
-		r = dk_api_get(d->loop, d->docker_sock, path, d->who_timeout_ms, name_answered, pd);
+		r = dk_api_get(d->loop, d->docker_sock, path, dk_who_timeout(d), name_answered, pd);
 	}
 	if (r < 0)
 		unnamed(pd, r, 0);       /* no worker: answer now */
@@ -591,6 +593,7 @@ static void confirm_answered(int r, long status, const char *body, size_t len, v
 	struct dk_net *n = e ? dk_net_find(d, e->net) : NULL;
 	struct dk_pool *p = n && n->pool_id[0] ? dk_pool_find(d, n->pool_id) : NULL;
 
+	dk_api_seen(d, r);
 	if (!n) {
 		free(c);
 		return;
@@ -602,8 +605,14 @@ static void confirm_answered(int r, long status, const char *body, size_t len, v
 	if (p && rekey(d, p, &e->addr.ip, name, cid, &err) < 0)
 		gl_warn("endpoint %.12s (%s): %s", c->ep, name, err.msg);
 	gl_debug("endpoint %.12s is %s", c->ep, name);
-	if (n->snat || !dk_id_valid(cid)) {
+	if (n->snat) {
 		free(c);
+		return;
+	}
+	/* While the container starts dockerd lists it as "ep-<id>", without its
+	 * ID: ask again for the labels' sake. */
+	if (!dk_id_valid(cid)) {
+		confirm_again(c, "its container's ID is still unknown: no gamelan.snat label is honoured");
 		return;
 	}
 	/* The label gamelan.snat=true: the list has labels without waiting on
@@ -667,6 +676,7 @@ static void learn_answered(int r, long status, const char *body, size_t len, voi
 {
 	struct learn *l = userdata;
 
+	dk_api_seen(l->d, r);
 	r = learned(l->d, l->net, r, status, body, len);
 	if (r < 0 && r != -ENOENT && ++l->tries < DK_CONFIRM_TRIES &&
 	    gl_loop_timer_add(l->d->loop, DK_CONFIRM_RETRY_MS, 0, learn_retry, l, NULL) >= 0)

@@ -158,7 +158,6 @@ int main(int argc, char **argv)
 		gl_error("a path is too long");
 		return 1;
 	}
-	d.who_timeout_ms = DK_WHO_TIMEOUT_MS;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = gl_loop_new(&d.loop);
 	if (r < 0) {
@@ -168,6 +167,8 @@ int main(int argc, char **argv)
 	r = dk_open(&d, &err);
 	if (r >= 0)
 		r = dk_serve(&d, o.socket, &err);
+	if (r >= 0)
+		r = dk_ping_start(&d);
 	if (r >= 0 && o.listen) {
 		char host[64];
 		uint16_t port;

@@ -421,6 +421,32 @@ case_bad_requests() {
 gamelan_only "bad requests to the plugin socket (broken JSON, unknown pool, bad prefix, overlap, bad IDs, relative sandbox, unknown option, 1.1 MB): Docker's error shape with a message, the daemon answers on, the store unchanged" \
 	case_bad_requests
 
+# ---- Docker >= 29 names the container to IPAM ----
+
+# What dockerd 29 sends (com.docker.network.endpoint.name in RequestAddress's Options), straight
+# to the plugin socket: the name's address without a lookup, the same one after its release.
+case_endpoint_name() {
+	local req a1 a2
+	req='{"PoolID":"gamelan:192.168.1.0/24","Address":"","Options":{"com.docker.network.endpoint.name":"dst-29"}}'
+	plug /IpamDriver.RequestAddress "$req" || return
+	a1=$(jq -r .Address <<<"$T_OUT")
+	assert_match '^192\.168\.1\.[0-9]+/24$' "$a1" "RequestAddress for dst-29 ($T_OUT)" || return
+	assert_eq dst-29 "$(row_of "${a1%/24}" .identity)" "the identity of ${a1%/24}'s row" || return
+	plug /IpamDriver.ReleaseAddress "{\"PoolID\":\"gamelan:192.168.1.0/24\",\"Address\":\"$a1\"}" || return
+	assert_eq '{}' "$T_OUT" "ReleaseAddress" || return
+	assert_match '^(Held|Released)$' "$(row_of "${a1%/24}" .state)" "${a1%/24}'s row after the release" || return
+	plug /IpamDriver.RequestAddress '{"PoolID":"gamelan:192.168.1.0/24","Options":{"com.docker.network.endpoint.name":"dst-30"}}' || return
+	a2=$(jq -r .Address <<<"$T_OUT")
+	assert_ne "$a1" "$a2" "dst-30's address (dst-29's is held)" || return
+	plug /IpamDriver.RequestAddress "$req" || return
+	assert_eq "$a1" "$(jq -r .Address <<<"$T_OUT")" "dst-29's address the second time" || return
+	for a1 in "$a1" "$a2"; do
+		plug /IpamDriver.ReleaseAddress "{\"PoolID\":\"gamelan:192.168.1.0/24\",\"Address\":\"$a1\"}" || return
+	done
+}
+gamelan_only "RequestAddress with com.docker.network.endpoint.name (Docker >= 29) on the plugin socket: that name's address, held after its release, the same again; another name never gets it" \
+	case_endpoint_name
+
 # ---- dockerd restarted with --restart=always containers ----
 
 all_running() {
